@@ -1,0 +1,43 @@
+"""Thin command-line front end: every subcommand lives in `effnet.commands.<name>` and calls the public API."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from .errors import USER_ERRORS
+
+# Subcommand modules, each with `add_parser(subparsers)` that sets `func(args) -> int | None`.
+COMMANDS = ("models", "info")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="effnet", description="EfficientNet and compound model scaling.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"effnet.commands.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; user errors become one line on stderr and exit code 2."""
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        code = args.func(args)
+    except USER_ERRORS as error:
+        print(f"effnet: error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("effnet: interrupted", file=sys.stderr)
+        return 130
+    return int(code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

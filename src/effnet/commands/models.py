@@ -1,0 +1,31 @@
+"""`effnet models`: registered names with parameters and input size."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..build import build
+from ..zoo import get_spec, list_models
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("models", help="list model names, parameter counts and input sizes")
+    parser.add_argument("pattern", nargs="?", default="", help="only names containing this")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    rows = []
+    for name in list_models(args.pattern):
+        spec = get_spec(name)
+        params = sum(p.numel() for p in build(spec).parameters())
+        rows.append({"name": name, "params": params, "resolution": spec.resolution, "family": spec.family})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'model':<28}{'params':>14}{'input':>8}  family")
+    for row in rows:
+        print(f"{row['name']:<28}{row['params']:>14,}{row['resolution']:>8}  {row['family']}")
+    return 0

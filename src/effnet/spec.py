@@ -1,0 +1,234 @@
+"""Paper Eq. 1 as data: a ConvNet is a stem, a sequence of stages (operator F_i repeated L_i times
+with C_i output channels) and a head. Specs are immutable; scaling and building are functions of them."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+ACTIVATIONS = ("silu", "relu", "relu6", "hardswish", "gelu")
+PADDINGS = ("symmetric", "same")
+
+_FLOAT_KEYS = {"e": "expand", "se": "se"}
+_INT_KEYS = {"r": "repeats", "k": "kernel", "s": "stride", "c": "channels", "g": "groups"}
+_TOKEN = re.compile(r"^(se|r|k|s|e|c|g)(\d+(?:\.\d+)?)$")
+
+
+class SpecError(ValueError):
+    """A spec, stage string or option that cannot describe a network."""
+
+
+def _fmt(value: float) -> str:
+    """Shortest decimal that round-trips (6 -> '6', 0.25 -> '0.25')."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One row of the paper's Table 1: operator `op` repeated `repeats` times, `channels` outputs.
+
+    `stride` applies to the first repeat only; `expand` is the MBConv expansion ratio; `se` the
+    squeeze-excitation ratio relative to the block's *input* channels (0 = no SE)."""
+
+    op: str
+    repeats: int
+    kernel: int
+    stride: int
+    channels: int
+    expand: float = 1.0
+    se: float = 0.0
+    groups: int = 1
+    skip: bool = True
+    act: str | None = None  # overrides the network's activation for this stage
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9]*", self.op):
+            raise SpecError(f"stage operator {self.op!r} must be lowercase letters/digits")
+        for name in ("repeats", "kernel", "stride", "channels", "groups"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise SpecError(f"stage {name} must be a positive integer, got {value!r}")
+        if self.expand <= 0:
+            raise SpecError(f"stage expand ratio must be > 0, got {self.expand}")
+        if not 0 <= self.se < 1:
+            raise SpecError(f"stage SE ratio must be in [0, 1), got {self.se}")
+        if self.act is not None and self.act not in ACTIVATIONS:
+            raise SpecError(f"unknown activation {self.act!r}; choose from {', '.join(ACTIVATIONS)}")
+
+    def replace_channels(self, channels: int) -> Stage:
+        return self if channels == self.channels else replace(self, channels=channels)
+
+    def replace_repeats(self, repeats: int) -> Stage:
+        return self if repeats == self.repeats else replace(self, repeats=repeats)
+
+    def encode(self) -> str:
+        """Compact form, e.g. `mbconv_r2_k3_s2_e6_c24_se0.25`; `Stage.decode` inverts it exactly."""
+        parts = [self.op, f"r{self.repeats}", f"k{self.kernel}", f"s{self.stride}", f"e{_fmt(self.expand)}",
+                 f"c{self.channels}"]
+        if self.se:
+            parts.append(f"se{_fmt(self.se)}")
+        if self.groups != 1:
+            parts.append(f"g{self.groups}")
+        if not self.skip:
+            parts.append("noskip")
+        if self.act:
+            parts.append(f"a{self.act}")
+        return "_".join(parts)
+
+    @classmethod
+    def decode(cls, text: str) -> Stage:
+        """Parse the compact form written by `encode`."""
+        op, *tokens = text.strip().split("_")
+        values: dict[str, Any] = {"op": op}
+        for token in tokens:
+            if token == "noskip":
+                values["skip"] = False
+                continue
+            if token.startswith("a") and token[1:] in ACTIVATIONS:
+                values["act"] = token[1:]
+                continue
+            match = _TOKEN.match(token)
+            if not match:
+                raise SpecError(f"cannot parse token {token!r} in stage string {text!r}")
+            key, number = match.groups()
+            if key in _INT_KEYS:
+                if "." in number:
+                    raise SpecError(f"{_INT_KEYS[key]} must be an integer in {text!r}")
+                values[_INT_KEYS[key]] = int(number)
+            else:
+                values[_FLOAT_KEYS[key]] = float(number)
+        missing = [name for name in ("repeats", "kernel", "stride", "channels") if name not in values]
+        if missing:
+            raise SpecError(f"stage string {text!r} lacks {', '.join(missing)}")
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """A whole network: stem stage, body stages, optional head stage, classifier settings.
+
+    `resolution` is the input size the network was designed (or scaled) for; `bn_momentum` is PyTorch's
+    convention (TF's 0.99 decay is 0.01 here); `padding="same"` reproduces TensorFlow's asymmetric padding."""
+
+    name: str
+    stem: Stage
+    stages: tuple[Stage, ...]
+    head: Stage | None
+    resolution: int = 224
+    dropout: float = 0.2
+    drop_path: float = 0.2
+    act: str = "silu"
+    bn_eps: float = 1e-3
+    bn_momentum: float = 0.01
+    padding: str = "symmetric"
+    width_divisor: int = 8
+    family: str = "efficientnet"
+    fix_stem_head: bool = False
+    fix_first_last_depth: bool = False
+    stem_pool: bool = False
+    coefficients: tuple[float, float, float] = (1.0, 1.0, 1.0)  # (depth, width, resolution) vs the base
+    extra: tuple[tuple[str, Any], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not self.stages:
+            raise SpecError("a network needs at least one stage")
+        if self.resolution < 8:
+            raise SpecError(f"input resolution must be >= 8, got {self.resolution}")
+        if not 0 <= self.dropout < 1:
+            raise SpecError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0 <= self.drop_path < 1:
+            raise SpecError(f"drop_path must be in [0, 1), got {self.drop_path}")
+        if self.act not in ACTIVATIONS:
+            raise SpecError(f"unknown activation {self.act!r}; choose from {', '.join(ACTIVATIONS)}")
+        if self.padding not in PADDINGS:
+            raise SpecError(f"padding must be one of {', '.join(PADDINGS)}, got {self.padding!r}")
+        if self.bn_eps <= 0 or not 0 < self.bn_momentum <= 1:
+            raise SpecError("bn_eps must be > 0 and bn_momentum in (0, 1]")
+
+    @property
+    def num_blocks(self) -> int:
+        return sum(stage.repeats for stage in self.stages)
+
+    @property
+    def num_features(self) -> int:
+        """Channels entering the classifier."""
+        return (self.head or self.stages[-1]).channels
+
+    def replace(self, **changes: Any) -> NetSpec:
+        return replace(self, **changes)
+
+    def stage_resolutions(self, resolution: int | None = None) -> list[int]:
+        """Input resolution of each row (stem, stages..., head), like Table 1's resolution column."""
+        size = resolution or self.resolution
+        sizes = [size]
+        size = -(-size // self.stem.stride)
+        if self.stem_pool:
+            size = -(-size // 2)
+        for stage in self.stages:
+            sizes.append(size)
+            size = -(-size // stage.stride)
+        if self.head is not None:
+            sizes.append(size)
+        return sizes
+
+    def table(self) -> list[dict[str, Any]]:
+        """The network as paper Table 1 rows: stage, operator, resolution, channels, layers."""
+        rows = []
+        entries = [self.stem, *self.stages, *([self.head] if self.head else [])]
+        for index, (stage, size) in enumerate(zip(entries, self.stage_resolutions()), start=1):
+            rows.append({"stage": index, "operator": describe(stage), "resolution": size,
+                         "channels": stage.channels, "layers": stage.repeats, "stride": stage.stride})
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["stem"] = self.stem.encode()
+        data["stages"] = [stage.encode() for stage in self.stages]
+        data["head"] = self.head.encode() if self.head else None
+        data["coefficients"] = list(self.coefficients)
+        data["extra"] = [list(item) for item in self.extra]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NetSpec:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise SpecError(f"unknown spec fields: {', '.join(sorted(unknown))}")
+        values = dict(data)
+        try:
+            values["stem"] = Stage.decode(values["stem"])
+            values["stages"] = tuple(Stage.decode(text) for text in values["stages"])
+            values["head"] = Stage.decode(values["head"]) if values.get("head") else None
+        except KeyError as missing:
+            raise SpecError(f"spec lacks field {missing}") from None
+        if "coefficients" in values:
+            values["coefficients"] = tuple(float(v) for v in values["coefficients"])
+        if "extra" in values:
+            values["extra"] = tuple((str(k), v) for k, v in values["extra"])
+        return cls(**values)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> NetSpec:
+        try:
+            return cls.from_dict(json.loads(text))
+        except json.JSONDecodeError as error:
+            raise SpecError(f"spec is not valid JSON: {error}") from None
+
+
+_OP_NAMES = {"conv": "Conv{k}x{k}", "mbconv": "MBConv{e}, k{k}x{k}"}
+
+
+def describe(stage: Stage) -> str:
+    """Human name of a stage's operator in the paper's notation (`MBConv6, k3x3`)."""
+    template = _OP_NAMES.get(stage.op, stage.op + ", k{k}x{k}")
+    text = template.format(k=stage.kernel, e=_fmt(stage.expand))
+    if stage.se:
+        text += f", SE {_fmt(stage.se)}"
+    return text
