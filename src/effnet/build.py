@@ -77,7 +77,7 @@ class EffNet(nn.Module):
     """A network built from a `NetSpec`: stem -> stages -> head -> global pool -> dropout -> classifier."""
 
     def __init__(self, spec: NetSpec, num_classes: int = 1000, in_chans: int = 3,
-                 drop_path: float | None = None, dropout: float | None = None) -> None:
+                 drop_path: float | None = None, dropout: float | None = None, init: bool = True) -> None:
         super().__init__()
         if num_classes < 0 or in_chans < 1:
             raise SpecError(f"num_classes must be >= 0 and in_chans >= 1, got {num_classes}, {in_chans}")
@@ -114,7 +114,8 @@ class EffNet(nn.Module):
                                       else nn.Identity())
         self.feature_info = feature_levels(spec)
         self.pretrained_cfg: dict[str, Any] = {}
-        init_weights(self)
+        if init:
+            init_weights(self)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """The last feature map (after the head conv), before pooling: what CAM reads."""
@@ -186,3 +187,9 @@ def build(spec: NetSpec, num_classes: int = 1000, *, in_chans: int = 3, drop_pat
         raise SpecError(f"build() needs a NetSpec, got {type(spec).__name__}")
     net = EffNet(spec, num_classes, in_chans, drop_path, dropout)
     return FeatureExtractor(net, out_indices) if features_only else net
+
+
+def count_params(spec: NetSpec, num_classes: int = 1000) -> int:
+    """Parameter count of the built network, without allocating or initialising weights (meta device)."""
+    with torch.device("meta"):
+        return sum(p.numel() for p in EffNet(spec, num_classes, init=False).parameters())

@@ -115,6 +115,7 @@ class MBConv(nn.Module):
         self.se = SqueezeExcite(mid, max(1, int(in_ch * se)), act) if se > 0 else nn.Identity()
         self.project = ConvBNAct(mid, out_ch, 1, norm=norm, act=None)
         self.has_skip = skip and stride == 1 and in_ch == out_ch
+        self.drop_path_rate = float(drop_path)
         self.drop_path = DropPath(drop_path) if self.has_skip else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

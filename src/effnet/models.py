@@ -43,11 +43,12 @@ def create_model(name_or_spec: str | NetSpec, *, num_classes: int = 1000, pretra
     `pretrained=True` loads the registered weights for the name; a path loads that checkpoint (timm,
     torchvision, efficientnet_pytorch or effnet naming). `reset_head=True` keeps the backbone weights and
     gives a fresh classifier when `num_classes` differs from the checkpoint's."""
-    from .pretrained import pretrained_entry, pretrained_spec_overrides
     from .weights import load_weights
 
     entry = None
     if pretrained is True:
+        from .pretrained import pretrained_entry, pretrained_spec_overrides
+
         if not isinstance(name_or_spec, str):
             raise SpecError("pretrained=True needs a model name; pass pretrained='path/to/file' for a spec")
         entry = pretrained_entry(name_or_spec)

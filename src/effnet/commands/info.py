@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..build import build
+from ..build import count_params
 from ..models import resolve_spec
 from .options import add_scaling_options, scaling_kwargs
 
@@ -29,6 +29,6 @@ def run(args: argparse.Namespace) -> int:
     for row in spec.table():
         size = f"{row['resolution']}x{row['resolution']}"
         print(f"{row['stage']:>5}  {row['operator']:<26}{size:>11}{row['channels']:>10}{row['layers']:>8}")
-    params = sum(p.numel() for p in build(spec).parameters())
+    params = count_params(spec)
     print(f"parameters: {params:,}")
     return 0
