@@ -60,12 +60,15 @@ def _block(stage: Stage, ctx: BlockContext) -> nn.Module:
 
 
 def feature_levels(spec: NetSpec) -> list[dict[str, int]]:
-    """Where the feature pyramid taps the body: the last stage at each stride, with channels and reduction."""
-    reduction = spec.stem.stride * (2 if spec.stem_pool else 1)
+    """Where the feature pyramid taps the body: the last stage at each stride, with channels and reduction
+    (the stride relative to the input, from the analytic profile so pooling inside stages is counted)."""
+    from .profile import analyze
+
+    rows = [row for row in analyze(spec, num_classes=0).rows if row.name.startswith("stages.")]
     levels: list[dict[str, int]] = []
-    for index, stage in enumerate(spec.stages):
-        reduction *= stage.stride
-        level = {"stage": index, "channels": stage.channels, "reduction": reduction}
+    for index, row in enumerate(rows):
+        reduction = 2 ** round(math.log2(spec.resolution / row.out_size))
+        level = {"stage": index, "channels": row.channels, "reduction": reduction}
         if levels and levels[-1]["reduction"] == reduction:
             levels[-1] = level
         else:
@@ -188,8 +191,3 @@ def build(spec: NetSpec, num_classes: int = 1000, *, in_chans: int = 3, drop_pat
     net = EffNet(spec, num_classes, in_chans, drop_path, dropout)
     return FeatureExtractor(net, out_indices) if features_only else net
 
-
-def count_params(spec: NetSpec, num_classes: int = 1000) -> int:
-    """Parameter count of the built network, without allocating or initialising weights (meta device)."""
-    with torch.device("meta"):
-        return sum(p.numel() for p in EffNet(spec, num_classes, init=False).parameters())

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from .errors import USER_ERRORS
 
 # Subcommand modules, each with `add_parser(subparsers)` that sets `func(args) -> int | None`.
-COMMANDS = ("models", "info")
+COMMANDS = ("models", "info", "predict", "demo", "profile", "scale", "bench")
 
 
 def make_parser() -> argparse.ArgumentParser:

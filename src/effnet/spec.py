@@ -160,29 +160,6 @@ class NetSpec:
     def replace(self, **changes: Any) -> NetSpec:
         return replace(self, **changes)
 
-    def stage_resolutions(self, resolution: int | None = None) -> list[int]:
-        """Input resolution of each row (stem, stages..., head), like Table 1's resolution column."""
-        size = resolution or self.resolution
-        sizes = [size]
-        size = -(-size // self.stem.stride)
-        if self.stem_pool:
-            size = -(-size // 2)
-        for stage in self.stages:
-            sizes.append(size)
-            size = -(-size // stage.stride)
-        if self.head is not None:
-            sizes.append(size)
-        return sizes
-
-    def table(self) -> list[dict[str, Any]]:
-        """The network as paper Table 1 rows: stage, operator, resolution, channels, layers."""
-        rows = []
-        entries = [self.stem, *self.stages, *([self.head] if self.head else [])]
-        for index, (stage, size) in enumerate(zip(entries, self.stage_resolutions()), start=1):
-            rows.append({"stage": index, "operator": describe(stage), "resolution": size,
-                         "channels": stage.channels, "layers": stage.repeats, "stride": stage.stride})
-        return rows
-
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["stem"] = self.stem.encode()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..build import count_params
 from ..models import resolve_spec
+from ..profile import analyze
 from .options import add_scaling_options, scaling_kwargs
 
 
@@ -26,9 +26,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"{spec.name}  (depth x{d:g}, width x{w:g}, resolution x{r:g}; input {spec.resolution}px, "
           f"act {spec.act}, dropout {spec.dropout:g})")
     print(f"{'stage':>5}  {'operator':<26}{'resolution':>11}{'channels':>10}{'layers':>8}")
-    for row in spec.table():
-        size = f"{row['resolution']}x{row['resolution']}"
-        print(f"{row['stage']:>5}  {row['operator']:<26}{size:>11}{row['channels']:>10}{row['layers']:>8}")
-    params = count_params(spec)
-    print(f"parameters: {params:,}")
+    profile = analyze(spec)
+    for index, row in enumerate(profile.rows, start=1):
+        size = f"{row.in_size}x{row.in_size}"
+        print(f"{index:>5}  {row.operator:<26}{size:>11}{row.channels:>10}{row.repeats:>8}")
+    print(f"parameters: {profile.params:,}   multiply-adds: {profile.macs / 1e9:.3f}G")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..build import count_params
+from ..profile import analyze
 from ..zoo import get_spec, list_models
 
 
@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     for name in list_models(args.pattern):
         spec = get_spec(name)
-        params = count_params(spec)
+        params = analyze(spec).params
         rows.append({"name": name, "params": params, "resolution": spec.resolution, "family": spec.family})
     if args.json:
         print(json.dumps(rows, indent=2))

@@ -55,4 +55,8 @@ for _name in _efficientnet.OFFICIAL_COEFFICIENTS:
     register(_name, partial(_efficientnet.official, _name))
 register("efficientnet", _efficientnet.efficientnet_b0)
 
+# Baseline families (issue 3); importing effnet.blocks registers their stage operators.
+from .. import blocks as _blocks  # noqa: E402, F401
+from . import mnasnet, mobilenet_v1, mobilenet_v2, resnet, shufflenet, squeezenet, xception  # noqa: E402, F401
+
 __all__ = ["UnknownModelError", "get_spec", "list_models", "normalize_name", "register"]

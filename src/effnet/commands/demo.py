@@ -1,0 +1,92 @@
+"""`effnet demo` (what `make demo` runs): the B0-B7 table next to the paper's Table 2, then the real
+pretrained Lite0 classifying scikit-image's sample photos."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from importlib import resources
+from typing import Any
+
+from ..errors import WeightsError
+from ..profile import analyze
+from ..scaling import compound, round_resolution
+from ..zoo import get_spec
+
+SAMPLES = ("chelsea", "coffee", "rocket", "camera", "astronaut")
+INSTALL = "pip install 'effnet[demo]'"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("demo", help="B0-B7 vs paper Table 2, and pretrained Lite0 on sample photos")
+    parser.add_argument("--top-k", type=int, default=3, help="labels per photo (default 3)")
+    parser.set_defaults(func=run)
+
+
+def paper_table2() -> dict[str, dict[str, Any]]:
+    """Paper Table 2 rows for B0-B7 (top1, top5, params_M, flops_B), keyed by model name."""
+    text = resources.files("effnet").joinpath("data", "paper_table2.json").read_text()
+    data = json.loads(text)
+    return {row[0]: dict(zip(data["columns"][1:], row[1:])) for row in data["rows"]}
+
+
+def print_table() -> None:
+    paper = paper_table2()
+    print("EfficientNet B0-B7: official (hand-rounded) coefficients; params and multiply-adds counted from the spec")
+    print("next to paper Table 2; then the exact compound values w=1.1^phi, d=1.2^phi and 224*1.15^phi px")
+    print("(the official table: effnet.create_model('efficientnet-b3'); exact: effnet.create_model('efficientnet', "
+          "phi=3))")
+    header = (f"{'model':<17}{'width':>6}{'depth':>6}{'res':>5}{'drop':>6}{'params':>9}{'paper':>8}"
+              f"{'GMACs':>7}{'paper':>7}{'top-1':>7}  |{'w exact':>8}{'d exact':>8}{'r exact':>8}")
+    print(header)
+    print("-" * len(header))
+    for phi in range(8):
+        name = f"efficientnet-b{phi}"
+        spec = get_spec(name)
+        depth, width, _ = spec.coefficients
+        d_exact, w_exact, r_exact = compound(phi)
+        row, counts = paper[name], analyze(spec)
+        print(f"{name:<17}{width:>6.1f}{depth:>6.1f}{spec.resolution:>5}{spec.dropout:>6.1f}"
+              f"{counts.params / 1e6:>8.2f}M{row['params_M']:>7g}M{counts.macs / 1e9:>7.2f}{row['flops_B']:>6g}B"
+              f"{row['top1']:>7.1f}  |{w_exact:>8.3f}{d_exact:>8.3f}{round_resolution(224, r_exact):>8}")
+    print("params/GMACs: ours, exact (params equal timm's and torchvision's); paper: Table 2 as printed (rounded);")
+    print("top-1: paper Table 2 ImageNet accuracy.")
+
+
+def sample_photos() -> dict[str, Any] | None:
+    """scikit-image's bundled sample photos (no download), or None when scikit-image is missing."""
+    try:
+        from skimage import data
+    except ImportError:
+        return None
+    return {name: getattr(data, name)() for name in SAMPLES}
+
+
+def classify_samples(top_k: int) -> int:
+    from ..models import create_model
+    from ..predict import predict
+
+    photos = sample_photos()
+    if photos is None:
+        print(f"effnet: error: the photo demo needs scikit-image: {INSTALL}", file=sys.stderr)
+        return 2
+    try:
+        model = create_model("efficientnet-lite0", pretrained=True)
+    except WeightsError as error:
+        print(f"effnet: error: {error} (everything for the demo: {INSTALL})", file=sys.stderr)
+        return 2
+    cfg = model.pretrained_cfg
+    print()
+    print(f"EfficientNet-Lite0, real ImageNet weights ({cfg['origin']}); input {cfg['input_size']}px, "
+          f"crop {cfg['crop_pct']:g}, {cfg['interpolation']}; top-{max(1, top_k)} labels:")
+    results = predict(model, list(photos.values()), top_k=max(1, top_k))
+    for name, result in zip(photos, results):
+        labels = ", ".join(f"{row['label']} {row['prob']:.1%}" for row in result["top"])
+        print(f"  skimage.data.{name + '()':<13} {labels}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    print_table()
+    return classify_samples(args.top_k)

@@ -1,0 +1,26 @@
+"""`effnet profile NAME`: per-stage params, MACs (multiply-adds) and activations, after optional scaling."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..models import resolve_spec
+from ..profile import analyze
+from .options import add_scaling_options, scaling_kwargs
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("profile", help="params, MACs and activations per stage (paper Tables 2-3)")
+    parser.add_argument("model", help="registered model name, e.g. efficientnet-b0 or resnet50")
+    add_scaling_options(parser)
+    parser.add_argument("--num-classes", type=int, default=1000, dest="num_classes")
+    parser.add_argument("--json", action="store_true", help="print the profile as JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = resolve_spec(args.model, **scaling_kwargs(args))
+    result = analyze(spec, num_classes=args.num_classes)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else result.table())
+    return 0

@@ -1,0 +1,52 @@
+"""`effnet scale BASE`: scale any baseline by --phi/--depth/--width/--resolution-mult, or solve for a MACs
+budget with --target-macs (2x, 1.8G, ...) and --method; prints the scaled stage table and its profile."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..budget import METHODS, fit_budget
+from ..models import resolve_spec
+from ..profile import analyze
+from .options import add_scaling_options, scaling_kwargs
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("scale", help="scale a baseline (Eq. 2-3) or fit a MACs budget")
+    parser.add_argument("model", help="registered baseline name, e.g. resnet50")
+    add_scaling_options(parser)
+    parser.add_argument("--target-macs", dest="target_macs", help="MACs budget: 2x (of the baseline), 1.8G, 400M")
+    parser.add_argument("--method", choices=METHODS, default="compound", help="how to reach --target-macs")
+    parser.add_argument("--json", action="store_true", help="print the scaled spec and profile as JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    options = scaling_kwargs(args)
+    fit = None
+    if args.target_macs is not None:
+        if set(options) & {"phi", "depth", "width", "resolution", "image_size"}:
+            from ..spec import SpecError
+
+            raise SpecError("--target-macs solves for the coefficient; do not also pass --phi/--depth/--width/...")
+        fit = fit_budget(resolve_spec(args.model), args.target_macs, args.method)
+        spec = fit.spec
+    else:
+        spec = resolve_spec(args.model, **options)
+    result = analyze(spec)
+    if args.json:
+        data = {"spec": spec.to_dict(), "profile": result.to_dict()}
+        if fit is not None:
+            data["fit"] = {"method": fit.method, "coefficient": fit.coefficient, "target_macs": fit.target,
+                           "base_macs": fit.base_macs, "error": fit.error}
+        print(json.dumps(data, indent=2))
+        return 0
+    if fit is not None:
+        label = "phi" if fit.method == "compound" else fit.method
+        print(f"{fit.method} scaling to {fit.target / 1e9:.3f} GMACs ({fit.target / fit.base_macs:.2f}x the "
+              f"baseline): {label} = {fit.coefficient:.4f}, {fit.macs / 1e9:.3f} GMACs ({fit.error:+.1%})")
+    d, w, r = spec.coefficients
+    print(f"{spec.name}  (depth x{d:g}, width x{w:g}, resolution x{r:g}; input {spec.resolution}px)")
+    print(result.table())
+    return 0
