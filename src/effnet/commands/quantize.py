@@ -1,0 +1,50 @@
+"""`effnet quantize MODEL.onnx --output MODEL.int8.onnx`: ONNX Runtime static int8 with a top-1 check."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..errors import InputError
+from ..export import OnnxRuntimeModel
+from ..preprocess import default_config, resolve_config
+from ..quantize import calibration_samples, compare, labelled_samples, quantize_onnx
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("quantize", help="int8-quantize an exported ONNX model and compare it with fp32")
+    parser.add_argument("onnx", metavar="MODEL.onnx", help="fp32 ONNX file (from `effnet export`)")
+    parser.add_argument("--output", required=True, metavar="FILE", help="int8 ONNX file to write")
+    parser.add_argument("--calibration", default="skimage",
+                        help="folder of calibration images, or 'skimage' (built-in photos; default)")
+    parser.add_argument("--num-calibration", type=int, default=64, help="calibration views (default 64)")
+    parser.add_argument("--labelled", default="skimage-imagenet",
+                        help="labelled set: folder with class-index sub-folders, or 'skimage-imagenet' (default)")
+    parser.add_argument("--model", help="model name whose preprocessing to use (default: 224 px ImageNet)")
+    parser.add_argument("--pretrained", action="store_true", help="use --model's pretrained preprocessing")
+    parser.add_argument("--resolution", type=int, default=224, help="input size without --model (default 224)")
+    parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.num_calibration < 1:
+        raise InputError(f"--num-calibration must be at least 1, got {args.num_calibration}")
+    if args.model:
+        from .export import load_named_model
+
+        config = resolve_config(load_named_model(args.model, pretrained=args.pretrained))
+    else:
+        config = default_config(args.resolution)
+    fp32 = OnnxRuntimeModel(args.onnx)
+    calibration = calibration_samples(args.calibration, config, args.num_calibration)
+    labelled = labelled_samples(args.labelled, config)
+    path = quantize_onnx(args.onnx, args.output, calibration)
+    result = compare(fp32, OnnxRuntimeModel(path), labelled)
+    if args.json:
+        print(json.dumps({"output": str(path), **result.as_dict()}, indent=2))
+        return 0
+    print(f"wrote {path}: int8 top-1 agrees with fp32 on {result.agreement:.1%} of {result.samples} labelled views; "
+          f"accuracy fp32 {result.fp32_accuracy:.1%} -> int8 {result.int8_accuracy:.1%} "
+          f"({result.accuracy_change * 100:+.1f} points)")
+    return 0

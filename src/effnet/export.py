@@ -1,0 +1,248 @@
+"""Export a model to ONNX / TorchScript / torch.export and verify the artifact against PyTorch.
+
+Every export is checked: the saved file is loaded back and run on random inputs at two resolutions with
+batch sizes 1 and 2; the largest absolute difference from the PyTorch model's logits is returned, and a
+difference above the tolerance raises `VerificationError`. Files are written atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import InputError
+from .inference import optimize_for_inference
+
+FORMATS = ("onnx", "torchscript", "exported-program")
+SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt", "exported-program": ".pt2"}
+
+
+class VerificationError(RuntimeError):
+    """An exported artifact whose outputs differ from PyTorch's by more than the tolerance."""
+
+
+def check_format(fmt: str) -> str:
+    """`fmt` if it is a supported export format, else `InputError`."""
+    if fmt not in FORMATS:
+        raise InputError(f"unsupported export format {fmt!r}; choose from {', '.join(FORMATS)}")
+    return fmt
+
+
+def export_resolution(model: nn.Module, resolution: int | None) -> int:
+    """The given size, or the model's spec resolution; `InputError` when too small."""
+    if resolution is None:
+        spec = getattr(model, "spec", None)
+        resolution = int(getattr(spec, "resolution", 224))
+    if resolution < 32:
+        raise InputError(f"export resolution must be >= 32 pixels, got {resolution}")
+    return int(resolution)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to `path`; on success it replaces `path` atomically."""
+    target = Path(path)
+    if target.is_dir():
+        raise IsADirectoryError(f"output {target} is a directory")
+    if not target.parent.exists():
+        raise FileNotFoundError(f"output directory {target.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix or ".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def static_size_only(model: nn.Module, format: str) -> bool:
+    """TF-"same"-padded models pad by an amount that depends on the input size's parity, which the graph
+    exporters cannot keep symbolic: their ONNX / exported-program files are exported for one resolution."""
+    from .layers import SamePad2d
+
+    return format != "torchscript" and any(isinstance(m, SamePad2d) for m in model.modules())
+
+
+def _dynamic_dims(dynamic_batch: bool, dynamic_size: bool) -> dict[int, Any]:
+    dims: dict[int, Any] = {}
+    if dynamic_batch:
+        dims[0] = torch.export.Dim.DYNAMIC
+    if dynamic_size:
+        dims[2] = torch.export.Dim.DYNAMIC
+        dims[3] = torch.export.Dim.DYNAMIC
+    return dims
+
+
+def _quiet() -> contextlib.AbstractContextManager[Any]:
+    stack = contextlib.ExitStack()
+    stack.enter_context(warnings.catch_warnings())
+    warnings.simplefilter("ignore")
+    return stack
+
+
+def export(model: nn.Module, path: str | os.PathLike[str], format: str = "onnx", *, resolution: int | None = None,
+           dynamic_batch: bool = True, dynamic_size: bool = True, fold: bool = True,
+           opset: int | None = None) -> Path:
+    """Write `model` to `path` as `format` ("onnx", "torchscript", "exported-program"); returns the path.
+
+    The exported graph is the inference path (BatchNorm folded) unless `fold=False`. The batch dimension
+    (and with `dynamic_size` the spatial ones) stay dynamic. Call `verify` afterwards (the CLI always does)."""
+    check_format(format)
+    size = export_resolution(model, resolution)
+    net = optimize_for_inference(model, channels_last=False) if fold else model.eval()
+    example = torch.randn(2, 3, size, size)
+    dims = _dynamic_dims(dynamic_batch, dynamic_size and not static_size_only(model, format))
+    with atomic_path(path) as tmp, _quiet(), torch.no_grad():
+        if format == "onnx":
+            torch.onnx.export(net, (example,), str(tmp), dynamo=True, external_data=False, opset_version=opset,
+                              input_names=["image"], output_names=["logits"],
+                              dynamic_shapes=({k: v for k, v in dims.items()},) if dims else None, verbose=False)
+        elif format == "torchscript":
+            scripted = torch.jit.script(net)
+            torch.jit.save(scripted, str(tmp))
+        else:
+            program = torch.export.export(net, (example,), dynamic_shapes=(dims,) if dims else None)
+            torch.export.save(program, str(tmp))
+    return Path(path)
+
+
+def load_exported(path: str | os.PathLike[str], format: str | None = None, *,
+                  threads: int | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A callable image batch -> logits for an exported file (format guessed from the suffix if not given)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no exported model at {path}")
+    if format is None:
+        guess = {suffix: name for name, suffix in SUFFIXES.items()}
+        if path.suffix not in guess:
+            raise InputError(f"cannot tell the format of {path}; use a {', '.join(SUFFIXES.values())} file")
+        format = guess[path.suffix]
+    check_format(format)
+    if format == "onnx":
+        return OnnxRuntimeModel(path, threads=threads)
+    with _quiet():
+        if format == "torchscript":
+            module = torch.jit.load(str(path), map_location="cpu")
+        else:
+            module = torch.export.load(str(path)).module()
+    return _TorchRunner(module)
+
+
+class _TorchRunner:
+    def __init__(self, module: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        self.module = module
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.module(images)
+
+
+class OnnxRuntimeModel:
+    """An ONNX file run by ONNX Runtime on the CPU, called like a model: float tensor (N, 3, H, W) -> logits."""
+
+    def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"no ONNX model at {self.path}")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = int(threads)
+            options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        # Idle workers sleep instead of spinning, so sessions and PyTorch sharing few cores do not starve each other.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime raises its own exception types for unreadable files
+            raise InputError(f"cannot load {self.path} with ONNX Runtime: {str(error).splitlines()[0]}") from None
+        self.input_name = self.session.get_inputs()[0].name
+        self.output_name = self.session.get_outputs()[0].name
+
+    def run_numpy(self, images: np.ndarray) -> np.ndarray:
+        """Logits for a float32 NCHW numpy batch."""
+        return self.session.run([self.output_name], {self.input_name: np.ascontiguousarray(images, np.float32)})[0]
+
+    def __call__(self, images: torch.Tensor | np.ndarray) -> torch.Tensor:
+        array = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else images
+        return torch.from_numpy(self.run_numpy(array))
+
+    def eval(self) -> OnnxRuntimeModel:
+        """No-op, so code written for modules can call it."""
+        return self
+
+
+class OnnxRuntimeModule(nn.Module):
+    """A model run by ONNX Runtime behind an `nn.Module` face (forward = the session), keeping the source
+    model's `spec` and `pretrained_cfg` so code written for effnet models (predict, bench) can call it."""
+
+    def __init__(self, runner: OnnxRuntimeModel, source: nn.Module | None = None) -> None:
+        super().__init__()
+        self.runner = runner
+        self.spec = getattr(source, "spec", None)
+        self.pretrained_cfg = dict(getattr(source, "pretrained_cfg", None) or {})
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.runner(images.float())
+
+
+def to_onnxruntime(model: nn.Module, *, resolution: int | None = None, threads: int | None = None) -> OnnxRuntimeModule:
+    """Export `model` to a temporary ONNX file, verify it (batch 1 and 2 at `resolution`) and load it into
+    ONNX Runtime; the file is removed once the session holds the graph."""
+    size = export_resolution(model, resolution)
+    with tempfile.TemporaryDirectory(prefix="effnet-onnx-") as folder:
+        path = export(model, Path(folder) / "model.onnx", "onnx", resolution=size)
+        verify(model, path, "onnx", resolutions=(size,))
+        return OnnxRuntimeModule(OnnxRuntimeModel(path, threads=threads), model)
+
+
+def verify(model: nn.Module, path: str | os.PathLike[str], format: str | None = None, *,
+           resolution: int | None = None, resolutions: Sequence[int] | None = None,
+           batch_sizes: Sequence[int] = (1, 2), tolerance: float = 1e-4, seed: int = 0) -> float:
+    """Max abs difference between `model` (PyTorch, eval) and the exported file on random inputs at each of
+    `resolutions` (default: `resolution` -- the model's if None -- and 32 px more; only the first for static-size
+    files) and batch size; raises `VerificationError` above `tolerance` times max(1, largest |logit|)."""
+    runner = load_exported(path, format)
+    if resolutions is None:
+        size = export_resolution(model, resolution)
+        fmt = format or {suffix: name for name, suffix in SUFFIXES.items()}.get(Path(path).suffix, "onnx")
+        resolutions = (size,) if static_size_only(model, fmt) else (size, size + 32)
+    was_training = model.training
+    model.eval()
+    generator = torch.Generator().manual_seed(seed)
+    worst, scale = 0.0, 1.0
+    try:
+        for size in resolutions:
+            for batch in batch_sizes:
+                images = torch.randn(batch, 3, size, size, generator=generator)
+                with torch.no_grad():
+                    expected = model(images)
+                try:
+                    got = runner(images)
+                except Exception as error:  # any runtime failure of the artifact is a failed verification
+                    message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                    raise VerificationError(f"{path} failed on a {batch}x3x{size}x{size} input: {message}") from error
+                if tuple(got.shape) != tuple(expected.shape):
+                    raise VerificationError(f"{path} gave shape {tuple(got.shape)}, expected {tuple(expected.shape)}")
+                worst = max(worst, float((got.float() - expected.float()).abs().max()))
+                scale = max(scale, float(expected.abs().max()))
+    finally:
+        model.train(was_training)
+    if not worst <= tolerance * scale:
+        raise VerificationError(f"{path} differs from PyTorch by {worst:.3g} (tolerance {tolerance * scale:.3g})")
+    return worst
+
+
+__all__ = ["FORMATS", "OnnxRuntimeModel", "OnnxRuntimeModule", "VerificationError", "atomic_path", "export",
+           "load_exported", "to_onnxruntime", "verify"]

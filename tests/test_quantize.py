@@ -1,0 +1,73 @@
+"""Int8 static quantization with ONNX Runtime: a QDQ model that stays close to fp32; labelled-set handling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from PIL import Image
+
+from effnet.cli import main
+from effnet.errors import InputError
+from effnet.export import OnnxRuntimeModel, export
+from effnet.preprocess import default_config
+from effnet.quantize import Sample, calibration_samples, compare, labelled_samples, quantize_onnx
+from test_inference import tiny
+
+
+def _images(folder: Path, count: int) -> None:
+    rng = np.random.default_rng(0)
+    for index in range(count):
+        Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(folder / f"{index}.png")
+
+
+def test_quantize_tiny_model(tmp_path: Path) -> None:
+    fp32_path = export(tiny("efficientnet-lite0"), tmp_path / "m.onnx", "onnx", resolution=64)
+    config = default_config(64)
+    calibration = calibration_samples("skimage", config, limit=8)
+    assert len(calibration) == 8 and tuple(calibration[0].image.shape) == (3, 64, 64)
+    int8_path = quantize_onnx(fp32_path, tmp_path / "m.int8.onnx", calibration)
+    ops = {node.op_type for node in onnx.load(str(int8_path)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.int8.onnx", "m.onnx"]
+    fp32, int8 = OnnxRuntimeModel(fp32_path), OnnxRuntimeModel(int8_path)
+    x = calibration[0].image[None].numpy()
+    a, b = fp32.run_numpy(x), int8.run_numpy(x)
+    assert np.abs(a - b).max() < 0.25 * np.abs(a).max()  # close, yet not bit-equal: it is really int8
+    assert not np.array_equal(a, b)
+    labelled = [Sample(s.image, (int(fp32.run_numpy(s.image[None].numpy())[0].argmax()),)) for s in calibration]
+    result = compare(fp32, fp32, labelled)
+    assert result.agreement == 1.0 and result.fp32_accuracy == 1.0 and result.accuracy_change == 0.0
+
+
+def test_labelled_folder(tmp_path: Path) -> None:
+    (tmp_path / "281").mkdir()
+    _images(tmp_path / "281", 2)
+    samples = labelled_samples(tmp_path, default_config(32))
+    assert [s.labels for s in samples] == [(281,), (281,)]
+    (tmp_path / "cats").mkdir()
+    _images(tmp_path / "cats", 1)
+    with pytest.raises(InputError, match="class index"):
+        labelled_samples(tmp_path, default_config(32))
+    with pytest.raises(InputError, match="no images"):
+        calibration_samples(_empty(tmp_path), default_config(32))
+
+
+def _empty(tmp_path: Path) -> Path:
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    return folder
+
+
+def test_builtin_labelled_set_is_offline() -> None:
+    samples = labelled_samples("skimage-imagenet", default_config(32))
+    assert len(samples) == 40 and all(s.labels for s in samples)
+
+
+def test_cli_unreadable_model_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"garbage")
+    assert main(["quantize", str(bad), "--output", str(tmp_path / "q.onnx")]) == 2
+    assert "cannot load" in capsys.readouterr().err
