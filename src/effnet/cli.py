@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from .errors import USER_ERRORS
 
 # Subcommand modules, each with `add_parser(subparsers)` that sets `func(args) -> int | None`.
-COMMANDS = ("models", "info", "predict", "demo", "profile", "scale", "bench", "export", "cam",
-            "quantize")
+COMMANDS = ("models", "info", "predict", "demo", "train", "eval", "finetune", "profile", "scale", "bench",
+            "export", "cam", "quantize")
 
 
 def make_parser() -> argparse.ArgumentParser:
