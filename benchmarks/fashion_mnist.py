@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from effnet.models import resolve_spec
-from effnet.profile import profile
+from effnet.profiling import profile
 from effnet.train import TrainConfig, Trainer, load_recipe, parse_assignments
 
 

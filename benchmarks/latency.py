@@ -17,7 +17,7 @@ import time
 import torch
 
 from effnet.bench import bench, format_table, rows_to_dicts
-from effnet.profile import analyze
+from effnet.profiling import analyze
 from effnet.zoo import get_spec
 
 MODELS = ("efficientnet-b0", "efficientnet-b1", "efficientnet-lite0", "resnet50", "resnet152")

@@ -15,7 +15,7 @@ from skimage import data
 
 import effnet
 from effnet.cli import main
-from effnet.predict import predict
+from effnet.prediction import predict
 from effnet.preprocess import load_image, transform
 from effnet.pretrained import pretrained_entry
 

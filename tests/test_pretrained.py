@@ -11,7 +11,7 @@ from skimage import data
 
 import effnet
 from effnet.labels import class_names, imagenet_labels
-from effnet.predict import predict, prepare
+from effnet.prediction import predict, prepare
 from effnet.preprocess import IMAGENET_MEAN, IMAGENET_STD, resolve_config
 from effnet.pretrained import list_pretrained, pretrained_entry, pretrained_spec_overrides
 

@@ -7,7 +7,7 @@ import random
 import pytest
 
 import effnet
-from effnet.profile import analyze
+from effnet.profiling import analyze
 from effnet.spec import NetSpec, SpecError, Stage
 
 

@@ -5,9 +5,9 @@ from .build import BLOCKS, EffNet, FeatureExtractor, build, register_block
 from .errors import InputError, WeightsError
 from .inference import optimize_for_inference
 from .models import create_model, resolve_spec
-from .predict import predict
+from .prediction import predict
 from .pretrained import list_pretrained
-from .profile import Profile, profile
+from .profiling import Profile, profile
 from .scaling import ALPHA, BETA, GAMMA, compound, round_channels, round_repeats, round_resolution, scale
 from .spec import NetSpec, SpecError, Stage
 from .weights import LoadReport, from_pretrained, load_weights, safe_load, save_pretrained

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .profile import analyze
+from .profiling import analyze
 from .scaling import scale
 from .spec import NetSpec, SpecError
 

@@ -62,7 +62,7 @@ def _block(stage: Stage, ctx: BlockContext) -> nn.Module:
 def feature_levels(spec: NetSpec) -> list[dict[str, int]]:
     """Where the feature pyramid taps the body: the last stage at each stride, with channels and reduction
     (the stride relative to the input, from the analytic profile so pooling inside stages is counted)."""
-    from .profile import analyze
+    from .profiling import analyze
 
     rows = [row for row in analyze(spec, num_classes=0).rows if row.name.startswith("stages.")]
     levels: list[dict[str, int]] = []

@@ -7,7 +7,7 @@ from torch import nn
 
 from ..build import BlockContext, register_block
 from ..layers import ConvBNAct
-from ..profile import Site, Tally, register_counter
+from ..profiling import Site, Tally, register_counter
 from ..spec import Stage
 
 

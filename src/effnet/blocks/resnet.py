@@ -9,7 +9,7 @@ from torch import nn
 
 from ..build import BlockContext, register_block
 from ..layers import ConvBNAct, DropPath, make_act
-from ..profile import Site, Tally, register_counter
+from ..profiling import Site, Tally, register_counter
 from ..spec import Stage
 
 

@@ -12,7 +12,7 @@ from torch import nn
 
 from ..build import BlockContext, register_block
 from ..layers import make_act
-from ..profile import Site, Tally, pool_size, register_counter
+from ..profiling import Site, Tally, pool_size, register_counter
 from ..spec import Stage
 
 

@@ -14,7 +14,7 @@ from torch import nn
 
 from ..build import BlockContext, register_block
 from ..layers import DropPath, make_act
-from ..profile import Site, Tally, pool_size, register_counter
+from ..profiling import Site, Tally, pool_size, register_counter
 from ..spec import Stage
 
 _LAYERS = {"xentry": (2, True), "xmiddle": (3, True), "xexit": (2, False)}  # (separable convs, widen first)

@@ -10,7 +10,7 @@ from importlib import resources
 from typing import Any
 
 from ..errors import WeightsError
-from ..profile import analyze
+from ..profiling import analyze
 from ..scaling import compound, round_resolution
 from ..zoo import get_spec
 
@@ -65,7 +65,7 @@ def sample_photos() -> dict[str, Any] | None:
 
 def classify_samples(top_k: int) -> int:
     from ..models import create_model
-    from ..predict import predict
+    from ..prediction import predict
 
     photos = sample_photos()
     if photos is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..models import resolve_spec
-from ..profile import analyze
+from ..profiling import analyze
 from .options import add_scaling_options, scaling_kwargs
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..profile import analyze
+from ..profiling import analyze
 from ..zoo import get_spec, list_models
 
 

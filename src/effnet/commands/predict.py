@@ -11,7 +11,7 @@ from torch import nn
 
 from ..errors import InputError, WeightsError
 from ..models import create_model
-from ..predict import check_images, predict
+from ..prediction import check_images, predict
 from ..spec import PADDINGS
 
 

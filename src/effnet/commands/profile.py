@@ -6,7 +6,7 @@ import argparse
 import json
 
 from ..models import resolve_spec
-from ..profile import analyze
+from ..profiling import analyze
 from .options import add_scaling_options, scaling_kwargs
 
 

@@ -8,7 +8,7 @@ import json
 
 from ..budget import METHODS, fit_budget
 from ..models import resolve_spec
-from ..profile import analyze
+from ..profiling import analyze
 from .options import add_scaling_options, scaling_kwargs
 
 
