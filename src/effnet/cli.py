@@ -14,17 +14,21 @@ COMMANDS = ("models", "info", "predict", "demo", "train", "eval", "finetune", "p
             "export", "cam", "quantize")
 
 
-def make_parser() -> argparse.ArgumentParser:
+def make_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full parser, or with `only` just that subcommand (so `effnet info` never imports the trainer)."""
     parser = argparse.ArgumentParser(prog="effnet", description="EfficientNet and compound model scaling.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"effnet.commands.{name}").add_parser(sub)
+        if only is None or name == only:
+            importlib.import_module(f"effnet.commands.{name}").add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; user errors become one line on stderr and exit code 2."""
-    parser = make_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    parser = make_parser(first if first in COMMANDS else None)
     args = parser.parse_args(argv)
     try:
         code = args.func(args)
