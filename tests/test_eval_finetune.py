@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+import effnet
 from effnet.cli import main
+from effnet.train import TrainConfig
 from test_data import make_fashion, make_image_folder
 
 TINY = ["--model", "efficientnet", "--width", "0.25", "--depth", "0.1", "--resolution", "16"]
@@ -131,3 +133,17 @@ def test_image_folder_bad_inputs(tmp_path: Path, capsys) -> None:
     (folder / "train" / "empty").mkdir()
     err = one_line_error(capsys, main([*base, "--output", str(tmp_path / "c")]))
     assert "holds no images" in err
+
+
+def test_finetuning_pretrained_lite0_keeps_its_input_normalisation(tmp_path):
+    """Lite0 was trained on (x - 127) / 128: fine-tuning and evaluation must feed it that, not ImageNet mean/std."""
+    from effnet.pretrained import pretrained_entry
+    from effnet.train.loop import Trainer
+
+    entry = pretrained_entry("efficientnet-lite0").config()
+    config = TrainConfig(model="efficientnet-lite0", data="x", output=str(tmp_path / "run"), pretrained=True)
+    assert Trainer(config)._normalization() == {"mean": tuple(entry["mean"]), "std": tuple(entry["std"])}
+    scratch = TrainConfig(model="efficientnet-lite0", data="x", output=str(tmp_path / "run2"))
+    assert Trainer(scratch)._normalization() == {}
+    model = effnet.create_model("efficientnet-lite0", pretrained=True, num_classes=10, reset_head=True)
+    assert model.pretrained_cfg["mean"] == entry["mean"] and model.pretrained_cfg["labels"] is None

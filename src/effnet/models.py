@@ -63,6 +63,8 @@ def create_model(name_or_spec: str | NetSpec, *, num_classes: int = 1000, pretra
         model = build(spec, num_classes, in_chans=in_chans)
         load_weights(model, entry.path(), reset_head=reset_head)
         model.pretrained_cfg = entry.config()
+        if num_classes != model.pretrained_cfg["num_classes"]:  # a fresh head: the label set no longer applies
+            model.pretrained_cfg.update(num_classes=num_classes, labels=None)
     else:
         model = build(spec, num_classes, in_chans=in_chans)
     if features_only:

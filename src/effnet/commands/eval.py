@@ -49,7 +49,9 @@ def run(args: argparse.Namespace) -> int:
     crop = args.crop_fraction if args.crop_fraction is not None else (1.0 if resolution <= 64 else 0.875)
     if not 0 < crop <= 1:
         raise InputError(f"--crop-fraction must be in (0, 1], got {crop}")
-    dataset.transform = eval_transform(TransformConfig(resolution, crop_fraction=crop))
+    pretrained = getattr(first, "pretrained_cfg", None) or {}  # weights keep their own normalisation
+    norm = {key: tuple(pretrained[key]) for key in ("mean", "std") if key in pretrained}
+    dataset.transform = eval_transform(TransformConfig(resolution, crop_fraction=crop, **norm))
     if args.limit_val:
         dataset = Subset(dataset, range(min(args.limit_val, len(dataset))))
     loader = DataLoader(dataset, batch_size=args.batch_size, num_workers=args.workers)

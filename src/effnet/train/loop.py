@@ -188,7 +188,7 @@ class Trainer:
     def _datasets(self, resolution: int) -> None:
         c, r = self.config, self.recipe
         tf = TransformConfig(resolution, r.augment, r.randaugment_ops, r.randaugment_magnitude, r.crop_scale_min,
-                             r.hflip, r.random_erasing, r.crop_fraction)
+                             r.hflip, r.random_erasing, r.crop_fraction, **self._normalization())
         train = make_dataset(c.data, "train", data_dir=c.data_dir, transform=train_transform(tf),
                              on_bad_image=c.on_bad_image)
         val = make_dataset(c.data, "val", data_dir=c.data_dir, transform=eval_transform(tf),
@@ -199,6 +199,15 @@ class Trainer:
         if c.limit_val:
             val = Subset(val, range(min(c.limit_val, len(val))))
         self.train_set, self.val_set = SeededDataset(train, c.seed), val
+
+    def _normalization(self) -> dict[str, tuple[float, float, float]]:
+        """Pretrained weights keep the input normalisation they were trained with (Lite0: (x - 127) / 128)."""
+        if not self.config.pretrained:
+            return {}
+        from ..pretrained import pretrained_entry
+
+        config = pretrained_entry(self.config.model).config()
+        return {"mean": tuple(config["mean"]), "std": tuple(config["std"])}
 
     def _model(self) -> nn.Module:
         from ..models import create_model
