@@ -143,3 +143,13 @@ def test_pretrained_path_accepts_foreign_files(tmp_path):
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         assert (model(x) - peer(x)).abs().max() <= 1e-4
+
+
+def test_reset_head_starts_from_zero_logits(lite0_state):
+    """A fresh head on pretrained features starts at zero: initial loss ln(C), not a large random one."""
+    model = effnet.create_model("efficientnet-lite0", num_classes=10)
+    effnet.load_weights(model, lite0_state, reset_head=True)
+    assert model.classifier.weight.abs().sum() == 0 and model.classifier.bias.abs().sum() == 0
+    with torch.no_grad():
+        logits = model.eval()(torch.randn(2, 3, 64, 64))
+    assert torch.equal(logits, torch.zeros(2, 10))

@@ -131,10 +131,13 @@ class EffNet(nn.Module):
         return self.forward_head(self.forward_features(x))
 
     def reset_classifier(self, num_classes: int) -> None:
-        """A fresh (TF-initialised) classifier for `num_classes` outputs, e.g. for transfer learning."""
+        """A fresh classifier for `num_classes` outputs, zero-initialised for transfer learning (see
+        `effnet.weights.zero_classifier`)."""
+        from .weights import zero_classifier
+
         self.num_classes = num_classes
         self.classifier = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
-        init_weights(self.classifier)
+        zero_classifier(self)
 
 
 class FeatureExtractor(nn.Module):

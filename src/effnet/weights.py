@@ -209,7 +209,7 @@ def load_weights(model: nn.Module, source: str | Path | Mapping[str, torch.Tenso
 
     strict (default): every model tensor must come from the checkpoint and every checkpoint tensor must be
     used, with matching shapes -- otherwise a `WeightsError` names the offending keys and nothing is loaded.
-    A classifier of another size is an error unless `reset_head=True`, which keeps the model's fresh head."""
+    A classifier of another size is an error unless `reset_head=True`, which gives a fresh, zeroed classifier."""
     if isinstance(source, (str, Path)):
         state = safe_load(source)
         origin = str(source)
@@ -254,10 +254,20 @@ def load_weights(model: nn.Module, source: str | Path | Mapping[str, torch.Tenso
             parts.append(f"unexpected {len(unexpected)}: {_summarise(unexpected)}")
         raise WeightsError(f"{origin} ({fmt} naming) does not fit this model: {'; '.join(parts)}")
     usable = {k: v for k, v in renamed.items() if k in own}
-    result = model.load_state_dict(usable, strict=False)
-    # load_state_dict(strict=False) reports keys we deliberately left alone (fresh head, counters).
-    del result
+    model.load_state_dict(usable, strict=False)  # strictness was checked above; the rest is deliberate
+    if head_reset:
+        zero_classifier(model)
     return LoadReport(fmt, len(usable), missing, unexpected, head_reset)
+
+
+def zero_classifier(model: nn.Module) -> None:
+    """Start a fresh classifier at zero: pretrained features are large (Lite0's reach 6), so a randomly
+    initialised head on them gives initial losses around 18 and the first fine-tuning steps go into undoing it."""
+    classifier = getattr(model, "classifier", None)
+    if isinstance(classifier, nn.Linear):
+        with torch.no_grad():
+            classifier.weight.zero_()
+            classifier.bias.zero_()
 
 
 def _atomic_write(path: Path, write: Any) -> None:
