@@ -1,7 +1,9 @@
 """Issue 4 benchmark: fine-tuning the real pretrained Lite0 on Fashion-MNIST vs training it from scratch, equal
 epochs and data, through the public CLI. Prints the last metrics row of each run.
 
-    .venv/bin/python benchmarks/finetune_vs_scratch.py [--epochs 2] [--limit-train 6000] [--resolution 64]
+    .venv/bin/python benchmarks/finetune_vs_scratch.py [--epochs 2] [--limit-train 6000] [--resolution 64] [--keep DIR]
+
+`--keep DIR` keeps each run's output folder (checkpoints, metrics, save_pretrained) under DIR.
 """
 
 from __future__ import annotations
@@ -28,13 +30,15 @@ def main() -> int:
     parser.add_argument("--resolution", type=int, default=64)
     parser.add_argument("--limit-train", type=int, default=6000)
     parser.add_argument("--limit-val", type=int, default=2000)
+    parser.add_argument("--keep", help="keep the run folders under this directory")
     args = parser.parse_args()
     common = ["--model", "efficientnet-lite0", "--data", "fashion-mnist", "--epochs", str(args.epochs),
               "--batch-size", str(args.batch_size), "--resolution", str(args.resolution),
               "--limit-train", str(args.limit_train), "--limit-val", str(args.limit_val), "--no-progress"]
     print("| run | epochs | train images | val images | val top-1 | EMA top-1 | wall s |")
     print("|---|---|---|---|---|---|---|")
-    with tempfile.TemporaryDirectory() as root:
+    with tempfile.TemporaryDirectory() as scratch:
+        root = args.keep or scratch
         for index, (name, command) in enumerate(RUNS.items()):
             output = Path(root) / f"run{index}"
             start = time.time()

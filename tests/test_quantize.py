@@ -71,3 +71,37 @@ def test_cli_unreadable_model_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
     bad.write_bytes(b"garbage")
     assert main(["quantize", str(bad), "--output", str(tmp_path / "q.onnx")]) == 2
     assert "cannot load" in capsys.readouterr().err
+
+
+def test_named_dataset_calibration_and_labelled_set(tmp_path: Path) -> None:
+    from test_data import make_fashion
+
+    root = make_fashion(tmp_path / "fmnist", n_train=40, n_test=12)
+    config = default_config(32)
+    calibration = calibration_samples("fashion-mnist", config, limit=8, data_dir=root)
+    assert len(calibration) == 8 and tuple(calibration[0].image.shape) == (3, 32, 32)
+    labelled = labelled_samples("fashion-mnist", config, limit=5, data_dir=root)
+    assert len(labelled) == 5 and all(len(s.labels) == 1 and 0 <= s.labels[0] < 10 for s in labelled)
+    assert len(labelled_samples("fashion-mnist", config, data_dir=root)) == 12
+    from effnet.data import fashion_mnist
+
+    truth = fashion_mnist("test", root)
+    assert [s.labels[0] for s in labelled] == [truth[i][1] for i in range(5)]
+    with pytest.raises(InputError, match="fashion-mnist not found"):
+        labelled_samples("fashion-mnist", config, data_dir=tmp_path / "nowhere")
+
+
+def test_cli_quantize_on_a_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from test_data import make_fashion
+
+    root = make_fashion(tmp_path / "fmnist", n_train=16, n_test=6)
+    fp32 = export(tiny("efficientnet-lite0"), tmp_path / "m.onnx", "onnx", resolution=32)
+    code = main(["quantize", str(fp32), "--output", str(tmp_path / "q.onnx"), "--calibration", "fashion-mnist",
+                 "--labelled", "fashion-mnist", "--data-dir", str(root), "--num-calibration", "4",
+                 "--resolution", "32", "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["samples"] == 6 and 0.0 <= result["agreement"] <= 1.0
+    assert main(["quantize", str(fp32), "--output", str(tmp_path / "q2.onnx"), "--num-labelled", "0"]) == 2

@@ -58,6 +58,10 @@ def test_recipe_file_and_overrides(tmp_path: Path) -> None:
         load_recipe("paper", {"learning_rate": 1})
     with pytest.raises(InputError, match="needs a int"):
         load_recipe("paper", {"epochs": "ten"})
+    # "none" is a value of `augment` (no policy), not an empty field; for optional fields it means None
+    assert load_recipe("paper", {"augment": "none", "dropout": "none"}).augment == "none"
+    with pytest.raises(InputError, match="cannot be empty"):
+        load_recipe("paper", {"lr": "none"})
     with pytest.raises(InputError, match="unknown recipe"):
         load_recipe("nonsense")
 
@@ -138,6 +142,21 @@ def test_training_writes_metrics_checkpoints_and_pretrained(tmp_path: Path) -> N
     model = effnet.from_pretrained(out / "pretrained")
     assert all(torch.equal(model.state_dict()[k], v) for k, v in checkpoint["model_state"].items())
     assert model.spec.resolution == 16 and model.num_classes == 10
+    # the saved model carries the run's eval preprocessing and class names, so predict/export/quantize match it
+    cfg = model.pretrained_cfg
+    assert (cfg["input_size"], cfg["crop_pct"], cfg["interpolation"]) == (16, 1.0, "bilinear")
+    assert cfg["labels"][:2] == ["T-shirt/top", "Trouser"] and len(cfg["labels"]) == 10
+    from effnet.prediction import model_labels
+
+    assert model_labels(model, 10)[9] == "Ankle boot"
+    assert effnet.from_pretrained(out / "pretrained-ema").pretrained_cfg == cfg
+
+
+def test_trainer_defaults_to_channels_last_on_cpu(tmp_path: Path) -> None:
+    trainer = Trainer(tiny_config(make_fashion(tmp_path / "data", n_train=16, n_test=8), tmp_path / "run"))
+    assert trainer.channels_last is True
+    off = Trainer(tiny_config(tmp_path / "data", tmp_path / "run2", channels_last=False))
+    assert off.channels_last is False
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path: Path, monkeypatch) -> None:

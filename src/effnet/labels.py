@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 IMAGENET = "imagenet-1k"
@@ -15,8 +16,11 @@ def imagenet_labels() -> tuple[str, ...]:
     return tuple(EfficientNet_B0_Weights.IMAGENET1K_V1.meta["categories"])
 
 
-def class_names(labels: str | None, num_classes: int) -> tuple[str, ...]:
-    """Names for `num_classes` outputs: ImageNet names when the label set (or size) says so, else `class N`."""
+def class_names(labels: str | Sequence[str] | None, num_classes: int) -> tuple[str, ...]:
+    """Names for `num_classes` outputs: the given list of names (a trained model's classes), ImageNet names when
+    the label set (or size) says so, else `class N`."""
+    if labels is not None and not isinstance(labels, str) and len(labels) == num_classes:
+        return tuple(str(name) for name in labels)
     if num_classes == 1000 and labels in (None, IMAGENET):
         return imagenet_labels()
     return tuple(f"class {index}" for index in range(num_classes))

@@ -1,10 +1,12 @@
 """Int8: ONNX Runtime static quantization of an exported model, and how far its top-1 moves from fp32.
 
-Calibration images come from a folder (any images, searched recursively) or the built-in `skimage` set.
-The labelled set for the accuracy change is an ImageFolder-style folder whose sub-folders are named by class
-index, or the built-in `skimage-imagenet` set: five scikit-image photos that show an ImageNet class (cat, coffee
-cup, rocket, motor scooter, wall clock), each with the set of ImageNet labels that correctly name it, in eight
-deterministic views (crops and flips). It is tiny (40 views of 5 photos) and offline; ImageNet-val is not."""
+Calibration images come from a folder (any images, searched recursively), a named dataset's training split
+(`fashion-mnist`, `cifar10`, `cifar100`) or the built-in `skimage` set. The labelled set for the accuracy change
+is a named dataset's test split (for a model trained on it), an ImageFolder-style folder whose sub-folders are
+named by class index, or the built-in `skimage-imagenet` set: five scikit-image photos that show an ImageNet
+class (cat, coffee cup, rocket, motor scooter, wall clock), each with the set of ImageNet labels that correctly
+name it, in eight deterministic views (crops and flips). That one is tiny (40 views of 5 photos) and offline;
+ImageNet-val is not."""
 
 from __future__ import annotations
 
@@ -77,8 +79,45 @@ def _image_files(folder: Path) -> list[Path]:
     return files
 
 
-def calibration_samples(source: str | os.PathLike[str], config: dict[str, Any], limit: int = 64) -> list[Sample]:
-    """Calibration inputs from a folder of images or the built-in `skimage` set (up to `limit` views)."""
+def _is_named_dataset(source: str | os.PathLike[str]) -> bool:
+    from .data import NAMED_DATASETS
+
+    return str(source).lower().replace("_", "-") in NAMED_DATASETS
+
+
+class DatasetSamples(Sequence[Sample]):
+    """A named dataset's images as preprocessed `Sample`s, made on access (10k views never sit in memory)."""
+
+    def __init__(self, name: str, split: str, config: dict[str, Any], *, limit: int | None = None,
+                 data_dir: str | os.PathLike[str] | None = None, spread: bool = False) -> None:
+        from .data import make_dataset
+
+        self.dataset = make_dataset(str(name), split, data_dir=data_dir)
+        self.config, total = config, len(self.dataset)
+        count = total if limit is None else min(limit, total)
+        # spread=True takes evenly spaced images (a class-balanced-enough calibration set from a sorted split)
+        self.indices = [i * total // count for i in range(count)] if spread else list(range(count))
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        image, label = self.dataset[self.indices[index]]
+        if isinstance(image, torch.Tensor):
+            from torchvision.transforms.v2.functional import to_pil_image
+
+            image = to_pil_image(image)
+        return Sample(transform(image, self.config), (int(label),))
+
+
+def calibration_samples(source: str | os.PathLike[str], config: dict[str, Any], limit: int = 64, *,
+                        data_dir: str | os.PathLike[str] | None = None) -> list[Sample]:
+    """Calibration inputs from a folder of images, a named dataset's training split (`data_dir` as for
+    training) or the built-in `skimage` set (up to `limit` views)."""
+    if _is_named_dataset(source):
+        return list(DatasetSamples(str(source), "train", config, limit=limit, data_dir=data_dir, spread=True))
     if str(source) == "skimage":
         images = [_skimage(name) for name in SKIMAGE_CALIBRATION]
     else:
@@ -88,9 +127,13 @@ def calibration_samples(source: str | os.PathLike[str], config: dict[str, Any], 
     return samples[:limit]
 
 
-def labelled_samples(source: str | os.PathLike[str], config: dict[str, Any]) -> list[Sample]:
-    """The labelled set: `skimage-imagenet` (built in, see the module docstring) or a folder whose
-    sub-folders are class indices (`root/281/x.jpg`), one centre view per image."""
+def labelled_samples(source: str | os.PathLike[str], config: dict[str, Any], *, limit: int | None = None,
+                     data_dir: str | os.PathLike[str] | None = None) -> Sequence[Sample]:
+    """The labelled set: a named dataset's test split (the first `limit` images), `skimage-imagenet` (built in,
+    see the module docstring) or a folder whose sub-folders are class indices (`root/281/x.jpg`), one centre
+    view per image."""
+    if _is_named_dataset(source):
+        return DatasetSamples(str(source), "test", config, limit=limit, data_dir=data_dir)
     if str(source) == "skimage-imagenet":
         return [Sample(view, labels) for name, labels in SKIMAGE_LABELS.items()
                 for view in views(_skimage(name), config)]
@@ -168,5 +211,5 @@ def compare(fp32: OnnxRuntimeModel, int8: OnnxRuntimeModel, samples: Sequence[Sa
     return Comparison(n, agree / n, right_fp32 / n, right_int8 / n)
 
 
-__all__ = ["SKIMAGE_LABELS", "Comparison", "Sample", "calibration_samples", "compare", "labelled_samples",
-           "quantize_onnx", "views"]
+__all__ = ["SKIMAGE_LABELS", "Comparison", "DatasetSamples", "Sample", "calibration_samples", "compare",
+           "labelled_samples", "quantize_onnx", "views"]

@@ -16,10 +16,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("onnx", metavar="MODEL.onnx", help="fp32 ONNX file (from `effnet export`)")
     parser.add_argument("--output", required=True, metavar="FILE", help="int8 ONNX file to write")
     parser.add_argument("--calibration", default="skimage",
-                        help="folder of calibration images, or 'skimage' (built-in photos; default)")
+                        help="folder of calibration images, a dataset name (fashion-mnist, cifar10, cifar100: its "
+                        "training split), or 'skimage' (built-in photos; default)")
     parser.add_argument("--num-calibration", type=int, default=64, help="calibration views (default 64)")
     parser.add_argument("--labelled", default="skimage-imagenet",
-                        help="labelled set: folder with class-index sub-folders, or 'skimage-imagenet' (default)")
+                        help="labelled set: a dataset name (its test split), a folder with class-index sub-folders, "
+                        "or 'skimage-imagenet' (default)")
+    parser.add_argument("--num-labelled", type=int, help="use the first N labelled images (default: all)")
+    parser.add_argument("--data-dir", help="where a named dataset's files are (as for `effnet train`)")
     parser.add_argument("--model", help="model name whose preprocessing to use (default: 224 px ImageNet)")
     parser.add_argument("--pretrained", action="store_true", help="use --model's pretrained preprocessing")
     parser.add_argument("--resolution", type=int, default=224, help="input size without --model (default 224)")
@@ -30,6 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.num_calibration < 1:
         raise InputError(f"--num-calibration must be at least 1, got {args.num_calibration}")
+    if args.num_labelled is not None and args.num_labelled < 1:
+        raise InputError(f"--num-labelled must be at least 1, got {args.num_labelled}")
     if args.model:
         from .export import load_named_model
 
@@ -37,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         config = default_config(args.resolution)
     fp32 = OnnxRuntimeModel(args.onnx)
-    calibration = calibration_samples(args.calibration, config, args.num_calibration)
-    labelled = labelled_samples(args.labelled, config)
+    calibration = calibration_samples(args.calibration, config, args.num_calibration, data_dir=args.data_dir)
+    labelled = labelled_samples(args.labelled, config, limit=args.num_labelled, data_dir=args.data_dir)
     path = quantize_onnx(args.onnx, args.output, calibration)
     result = compare(fp32, OnnxRuntimeModel(path), labelled)
     if args.json:

@@ -39,7 +39,7 @@ def add_training_options(parser: argparse.ArgumentParser, recipe_default: str) -
     parser.add_argument("--amp", default="auto", choices=("auto", "bf16", "fp16", "off"),
                         help="mixed precision on CUDA (auto: bf16 where supported); CPU always runs fp32")
     parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
-                        help="channels_last memory format (default: on for CUDA)")
+                        help="channels_last memory format (default: on for CPU and CUDA)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     parser.add_argument("--workers", type=int, default=0, help="data-loader worker processes")
     parser.add_argument("--on-bad-image", default="skip", choices=("skip", "fail"),

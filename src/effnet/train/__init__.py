@@ -1,10 +1,11 @@
 """Training with the paper's recipe (Section 5.2) and transfer learning (Section 5.3), on one process or DDP."""
 
 from .ema import ModelEma
-from .loop import SeededDataset, TrainConfig, Trainer, TrainingDiverged, train
+from .loop import SeededDataset, TrainConfig, Trainer, TrainingDiverged, default_channels_last, train
 from .optim import RMSpropTF, build_optimizer, build_scheduler, lr_factor, param_groups
 from .recipe import PRESETS, Recipe, apply_overrides, load_recipe, parse_assignments
 
 __all__ = ["PRESETS", "ModelEma", "RMSpropTF", "Recipe", "SeededDataset", "TrainConfig", "Trainer",
-           "TrainingDiverged", "apply_overrides", "build_optimizer", "build_scheduler", "load_recipe", "lr_factor",
+           "TrainingDiverged", "apply_overrides", "build_optimizer", "build_scheduler", "default_channels_last",
+           "load_recipe", "lr_factor",
            "param_groups", "parse_assignments", "train"]
