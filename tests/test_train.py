@@ -189,3 +189,28 @@ def test_contradictory_options_are_rejected(tmp_path: Path) -> None:
         Trainer(tiny_config(data, tmp_path / "a", freeze_backbone=True))
     with pytest.raises(InputError, match="larger than the training set"):
         Trainer(tiny_config(data, tmp_path / "a", batch_size=32)).fit()
+
+
+def test_tensorboard_logs_steps_and_epochs(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard", reason="tensorboard is a test dependency (pip install 'effnet[test]')")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    data = make_fashion(tmp_path / "data", n_train=32, n_test=8)
+    out = tmp_path / "run"
+    Trainer(tiny_config(data, out, epochs=2, tensorboard=True)).fit()
+    events = EventAccumulator(str(out / "tensorboard"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"train/loss", "train/lr", "val/val_top1", "val/ema_top1", "epoch/train_loss"} <= tags
+    assert [e.step for e in events.Scalars("train/loss")] == list(range(1, 9))
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [e.value for e in events.Scalars("val/val_top1")] == pytest.approx([r["val_top1"] for r in rows])
+
+
+def test_tensorboard_missing_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    data = make_fashion(tmp_path / "data", n_train=16, n_test=8)
+    with pytest.raises(InputError, match="needs the tensorboard package"):
+        Trainer(tiny_config(data, tmp_path / "run", tensorboard=True)).fit()

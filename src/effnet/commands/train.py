@@ -47,6 +47,8 @@ def add_training_options(parser: argparse.ArgumentParser, recipe_default: str) -
     parser.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm across processes (CUDA)")
     parser.add_argument("--num-classes", type=int, help="classifier outputs (default: the dataset's classes)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="also log scalars to OUTPUT/tensorboard (needs the tensorboard package)")
     parser.add_argument("--json", action="store_true", help="print the final summary as JSON")
 
 
@@ -68,7 +70,8 @@ def config_from_args(args: argparse.Namespace, **extra: object) -> TrainConfig:
                        seed=args.seed, resume=args.resume, device=args.device, amp=args.amp,
                        channels_last=args.channels_last, compile=args.compile, accum_steps=args.accum_steps,
                        workers=args.workers, on_bad_image=args.on_bad_image, sync_bn=args.sync_bn,
-                       num_classes=args.num_classes, progress=not args.no_progress, **extra)  # type: ignore[arg-type]
+                       num_classes=args.num_classes, progress=not args.no_progress, tensorboard=args.tensorboard,
+                       **extra)  # type: ignore[arg-type]
 
 
 def execute(config: TrainConfig, as_json: bool) -> int:

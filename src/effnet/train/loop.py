@@ -32,6 +32,7 @@ from .distributed import (
 from .ema import ModelEma
 from .optim import build_optimizer, build_scheduler
 from .recipe import PRESETS, Recipe
+from .tensorboard import TensorBoardLog
 
 
 class TrainingDiverged(RuntimeError):
@@ -71,6 +72,7 @@ class TrainConfig:
     num_classes: int | None = None
     progress: bool = True
     save_pretrained: bool = True
+    tensorboard: bool = False
 
 
 class SeededDataset(Dataset):
@@ -398,6 +400,7 @@ class Trainer:
         self.best_top1 = max(self.best_top1, result["top1"])
         if self.dist.is_main:
             atomic_append_line(self.output / "metrics.jsonl", row)
+            self.tensorboard.epoch(row)
         self.history.append(row)
         done = step_in_epoch >= self.sampler.steps_per_epoch
         self._save(self._state(epoch + 1 if done else epoch, 0 if done else step_in_epoch), best=best)
@@ -405,11 +408,15 @@ class Trainer:
 
     def fit(self) -> dict[str, Any]:
         """Train to `epochs` (or `max_steps` optimizer steps in total); returns a summary dict."""
+        self.tensorboard = TensorBoardLog(None)
         try:
             self.setup()
+            if self.config.tensorboard and self.dist.is_main:
+                self.tensorboard = TensorBoardLog(self.output / "tensorboard")
             with _StopFlag() as stop:
                 return self._fit(stop)
         finally:
+            self.tensorboard.close()
             cleanup_distributed()
 
     def _fit(self, stop: _StopFlag) -> dict[str, Any]:
@@ -467,6 +474,7 @@ class Trainer:
                     step_in_epoch += 1
                     losses.append(step_loss)
                     self.step_losses.append(step_loss)
+                    self.tensorboard.step(self.global_step, step_loss, self.optimizer.param_groups[0]["lr"])
                     elapsed = time.perf_counter() - train_start
                     progress.update(task, advance=1, info=f"loss {step_loss:.4f} lr "
                                     f"{self.optimizer.param_groups[0]['lr']:.2e} {seen / max(elapsed, 1e-9):.0f} img/s")
