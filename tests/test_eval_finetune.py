@@ -52,6 +52,24 @@ def test_train_then_eval_json(trained, capsys) -> None:
                  "--json"]) == 0
     again = json.loads(capsys.readouterr().out)
     assert again["model"]["top1"] == result["model"]["top1"]
+    assert again["crop_fraction"] == 1.0
+
+
+def test_eval_uses_the_crop_saved_with_the_weights(trained, tmp_path: Path, capsys) -> None:
+    import shutil
+
+    data, run = trained
+    saved = shutil.copytree(run / "pretrained", tmp_path / "saved")
+    config = json.loads((saved / "config.json").read_text())
+    assert config["pretrained_cfg"]["crop_pct"] == 1.0  # written by the trainer: the run's own eval crop
+    config["pretrained_cfg"]["crop_pct"] = 0.5
+    (saved / "config.json").write_text(json.dumps(config))
+    capsys.readouterr()
+    assert main(["eval", "--weights", str(saved), "--data", "fashion-mnist", "--data-dir", str(data), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["crop_fraction"] == 0.5
+    assert main(["eval", "--weights", str(saved), "--data", "fashion-mnist", "--data-dir", str(data), "--json",
+                 "--crop-fraction", "0.75"]) == 0
+    assert json.loads(capsys.readouterr().out)["crop_fraction"] == 0.75
 
 
 def test_finetune_from_weights_with_new_class_count(trained, tmp_path: Path, capsys) -> None:

@@ -27,7 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--limit-val", type=int, help="only the first N images")
     parser.add_argument("--crop-fraction", type=float, default=None,
-                        help="resize to res/crop then center-crop (default: 1.0 up to 64px inputs, else 0.875)")
+                        help="resize to res/crop then center-crop (default: the weights' own, else 1.0 up to 64px "
+                        "inputs and 0.875 above)")
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--on-bad-image", default="skip", choices=("skip", "fail"))
     parser.add_argument("--device", default="cpu")
@@ -46,10 +47,11 @@ def run(args: argparse.Namespace) -> int:
                            **scaling_kwargs(args))
     first = models["model"]
     resolution = first.spec.resolution
-    crop = args.crop_fraction if args.crop_fraction is not None else (1.0 if resolution <= 64 else 0.875)
+    pretrained = getattr(first, "pretrained_cfg", None) or {}  # weights keep their own normalisation and crop
+    crop = args.crop_fraction if args.crop_fraction is not None else pretrained.get(
+        "crop_pct", 1.0 if resolution <= 64 else 0.875)
     if not 0 < crop <= 1:
         raise InputError(f"--crop-fraction must be in (0, 1], got {crop}")
-    pretrained = getattr(first, "pretrained_cfg", None) or {}  # weights keep their own normalisation
     norm = {key: tuple(pretrained[key]) for key in ("mean", "std") if key in pretrained}
     dataset.transform = eval_transform(TransformConfig(resolution, crop_fraction=crop, **norm))
     if args.limit_val:
