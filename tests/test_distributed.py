@@ -79,8 +79,12 @@ def test_ddp_two_cpu_processes_match_single_process(tmp_path: Path) -> None:
     assert start["global_batch"] == 16 and start["global_step"] == 3
     losses = rank0.pop("losses")
     assert torch.equal(losses, rank1.pop("losses"))
-    assert torch.allclose(losses, torch.tensor(single.step_losses), atol=1e-3), (losses, single.step_losses)
-    # equal up to float rounding (reduction order differs), which training amplifies a little each step
+    # Equal up to float rounding (the gradient reduction order differs), which this tiny net amplifies fast: BN over
+    # 8 samples of 1x1 maps is very sensitive. Measured (torch 2.15, CPU): 1.5e-5 of the parameter movement after
+    # step 1, 1.4e-3 after step 3, loss gap 8e-4 at step 3. A real mismatch is orders of magnitude larger: giving
+    # the single process one batch of 16 instead of 2 micro-batches of 8 (different BN statistics) moves the
+    # losses by 0.3-0.4, and summing instead of averaging gradients doubles every step (a gap equal to `moved`).
+    assert torch.allclose(losses, torch.tensor(single.step_losses), atol=1e-2), (losses, single.step_losses)
     worst = max(float((params[k].detach() - rank0[k]).abs().max()) for k in rank0)
     moved = max(float((start_params[k] - rank0[k]).abs().max()) for k in rank0)
-    assert worst < 1e-3 * moved, (worst, moved)
+    assert worst < 2e-2 * moved, (worst, moved)
