@@ -29,6 +29,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--recipe", default="small-data")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=0, help="data-loader worker processes")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--output", default="/tmp/effnet-fashion-bench")
     parser.add_argument("--limit-train", type=int, default=None)
@@ -42,7 +43,8 @@ def main() -> int:
     recipe = load_recipe(args.recipe, parse_assignments(args.set))
     config = TrainConfig(model="efficientnet", model_options=options, data="fashion-mnist", data_dir=args.data_dir,
                          output=args.output, recipe=recipe, epochs=args.epochs,
-                         batch_size=args.batch_size, limit_train=args.limit_train, progress=sys.stderr.isatty(),
+                         batch_size=args.batch_size, limit_train=args.limit_train, workers=args.workers,
+                         progress=sys.stderr.isatty(),
                          device="cpu", seed=0)
     started = time.perf_counter()
     summary = Trainer(config).fit()
@@ -50,7 +52,7 @@ def main() -> int:
     rows = [json.loads(line) for line in (Path(args.output) / "metrics.jsonl").read_text().splitlines()]
     result = {"model": spec.name, "phi": args.phi, "resolution": args.resolution, "params": stats.params,
               "macs": stats.macs, "recipe": args.recipe, "overrides": args.set, "epochs": args.epochs,
-              "batch_size": args.batch_size,
+              "batch_size": args.batch_size, "workers": args.workers,
               "steps": summary["global_step"], "threads": args.threads, "test_top1": rows[-1]["val_top1"],
               "test_top1_ema": rows[-1]["ema_top1"], "best_top1": summary["best_top1"], "wall_s": round(wall, 1),
               "train_images_per_s": rows[-1]["images_per_s"], "epochs_rows": rows,

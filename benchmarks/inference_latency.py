@@ -1,7 +1,8 @@
 """Issue 5 benchmark: batch-1 CPU latency of EfficientNet-B0/B1/Lite0, one thread and all threads.
 
 Contenders, timed round-robin in one run: effnet's default inference path (`optimize_for_inference`: BN folded,
-channels-last), effnet exported to ONNX and run by ONNX Runtime (fp32, and int8 for Lite0), timm eager,
+channels-last, a frozen TorchScript graph per input shape), the same folded model run eagerly, effnet exported
+to ONNX and run by ONNX Runtime (fp32, and int8 for Lite0), timm eager,
 torchvision eager, and ONNX Runtime on timm's own export (`timm.utils.onnx.onnx_export`). Then the int8
 top-1 agreement with fp32 for the pretrained Lite0 on the built-in labelled set. Usage:
     .venv/bin/python benchmarks/inference_latency.py [--runs 20] [--models efficientnet-b0,...]
@@ -62,6 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--models", default="efficientnet-b0,efficientnet-b1,efficientnet-lite0")
+    parser.add_argument("--threads", default="1,all", help="thread counts to time, e.g. 1,all")
     args = parser.parse_args()
     import timm
     import torchvision
@@ -78,6 +80,7 @@ def main() -> None:
         timm_name, tv_name = PEERS[name]
         contenders: dict[str, object] = {}
         fast = optimize_for_inference(model)
+        folded = optimize_for_inference(model, backend="eager")
         timm_model = timm.create_model(timm_name, pretrained=False).eval()
         ours_onnx = export(model, work / f"{name}.onnx", "onnx", resolution=size)
         theirs_onnx = timm_onnx(timm_model, work / f"{name}-timm.onnx", size)
@@ -87,9 +90,10 @@ def main() -> None:
             int8_path = quantize_onnx(ours_onnx, work / f"{name}.int8.onnx", calibration_samples("skimage", config))
             agreement = compare(OnnxRuntimeModel(ours_onnx), OnnxRuntimeModel(int8_path),
                                 labelled_samples("skimage-imagenet", config))
-        for threads in sorted({1, all_threads}):
+        for threads in sorted({all_threads if t == "all" else int(t) for t in args.threads.split(",")}):
             torch.set_num_threads(threads)
-            contenders = {"effnet default (folded, channels-last)": torch_runner(fast, size, True),
+            contenders = {"effnet default (frozen graph, folded, channels-last)": torch_runner(fast, size, True),
+                          "effnet folded eager (channels-last)": torch_runner(folded, size, True),
                           "effnet eager (unfolded)": torch_runner(model, size),
                           "timm eager": torch_runner(timm_model, size)}
             if tv_name:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+
 import pytest
 import torch
 from torch import nn
 
 import effnet
-from effnet.inference import fold_batchnorm, fuse_conv_bn, optimize_for_inference
+from effnet.inference import FrozenShapes, fold_batchnorm, fuse_conv_bn, optimize_for_inference
 
 
 def tiny(name: str = "efficientnet-b0", **overrides) -> nn.Module:
@@ -25,9 +28,10 @@ def tiny(name: str = "efficientnet-b0", **overrides) -> nn.Module:
 
 @pytest.mark.parametrize("name", ["efficientnet-b0", "efficientnet-lite0"])
 @pytest.mark.parametrize("channels_last", [True, False])
-def test_folded_equals_original(name: str, channels_last: bool) -> None:
+@pytest.mark.parametrize("backend", ["eager", "trace"])
+def test_folded_equals_original(name: str, channels_last: bool, backend: str) -> None:
     model = tiny(name)
-    fast = optimize_for_inference(model, channels_last=channels_last)
+    fast = optimize_for_inference(model, channels_last=channels_last, backend=backend)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in fast.modules())
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
@@ -44,6 +48,87 @@ def test_same_padding_model_folds_too() -> None:
     x = torch.randn(1, 3, 65, 63)
     with torch.no_grad():
         assert (fast(x) - model(x)).abs().max() <= 1e-4
+
+
+def test_cpu_default_is_a_frozen_graph_per_input_shape() -> None:
+    """TF 'same' padding depends on the input size, which a trace bakes in: each shape gets its own graph, so
+    every size and batch stays right, and the least recently used graphs are dropped beyond `max_graphs`."""
+    model = tiny(padding="same")
+    fast = optimize_for_inference(model)
+    assert isinstance(fast, FrozenShapes) and not fast.training
+    assert fast.spec == model.spec and fast.num_classes == 10  # attributes come from the eager model
+    fast.max_graphs = 2
+    shapes = [(1, 3, 64, 64), (3, 3, 65, 63), (1, 3, 64, 64), (2, 3, 71, 70)]
+    with torch.no_grad():
+        for shape in shapes:
+            x = torch.randn(shape)
+            assert (fast(x) - model(x)).abs().max() <= 1e-4, shape
+    assert [key[0] for key in fast._graphs] == [(1, 3, 64, 64), (2, 3, 71, 70)]
+    x = torch.randn(1, 3, 64, 64)
+    with torch.inference_mode():  # what benchmarks may call it under
+        assert (fast(x) - model(x)).abs().max() <= 1e-4
+    fast.eval()
+    with pytest.raises(RuntimeError, match="cannot train"):
+        fast.train()
+
+
+def test_untraceable_model_falls_back_to_eager_with_a_warning() -> None:
+    class DataDependent(nn.Module):  # stands for any model that tracing cannot handle
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if torch.jit.is_tracing():
+                raise RuntimeError("not traceable")
+            return x * 2
+
+    fast = optimize_for_inference(DataDependent())
+    x = torch.randn(1, 3, 8, 8)
+    with pytest.warns(UserWarning, match="no frozen graph .* not traceable"):
+        assert torch.equal(fast(x), x * 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the verdict is remembered for the shape: no second warning
+        assert torch.equal(fast(x), x * 2)
+
+
+def test_a_fuser_failure_falls_back_to_the_unfused_graph(monkeypatch: pytest.MonkeyPatch) -> None:
+    """oneDNN Graph can fail on a layout it does not support (seen for ShuffleNetV2's channel shuffle): the
+    unfused frozen graph is used then, silently, and still equals the eager model."""
+    import effnet.inference as inference
+
+    real = inference._onednn_fusion
+
+    @contextlib.contextmanager
+    def broken(x: torch.Tensor, enabled: bool = True):
+        if enabled:
+            raise RuntimeError("could not create a primitive descriptor")
+        with real(x, enabled):
+            yield
+
+    monkeypatch.setattr(inference, "_onednn_fusion", broken)
+    model = tiny()
+    fast = optimize_for_inference(model)
+    x = torch.randn(1, 3, 64, 64)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("error")
+        assert (fast(x) - model(x)).abs().max() <= 1e-4
+    graph, fused = next(iter(fast._graphs.values()))
+    assert graph is not None and not fused
+
+
+@pytest.mark.parametrize("name", ["shufflenet-v2-x0-5", "squeezenet1-1", "mobilenet-v1", "mobilenet-v2", "resnet50",
+                                  "xception",
+                                  "mnasnet-a1"])
+def test_every_zoo_family_runs_on_the_fast_path(name: str) -> None:
+    spec = effnet.get_spec(name)
+    model = effnet.build(spec.replace(resolution=64), num_classes=10).eval()
+    fast = optimize_for_inference(model)
+    x = torch.randn(2, 3, 64, 64)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("error")  # a fallback to eager would warn
+        assert (fast(x) - model(x)).abs().max() <= 1e-4 * max(1.0, float(model(x).abs().max()))
+
+
+def test_unknown_backend_is_an_error() -> None:
+    with pytest.raises(ValueError, match="unknown inference backend"):
+        optimize_for_inference(tiny(), backend="tensorrt")
 
 
 def test_callers_model_is_not_changed() -> None:

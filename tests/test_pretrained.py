@@ -103,3 +103,18 @@ def test_preprocess_defaults_follow_the_spec_resolution():
     cfg = resolve_config(SimpleNamespace(spec=effnet.get_spec("efficientnet-b3")))
     assert cfg["input_size"] == 300 and cfg["crop_pct"] == pytest.approx(300 / 332)
     assert cfg["mean"] == IMAGENET_MEAN and cfg["interpolation"] == "bicubic"
+
+
+def test_inference_path_keeps_the_real_weights_logits(lite0):
+    """The default inference path (folded BN, channels-last, frozen oneDNN-fused graph) on the real Lite0 and
+    real photos: logits within 1e-4 of the eager model, the same top-5, at two batch sizes."""
+    from effnet.inference import optimize_for_inference
+
+    settings = resolve_config(lite0)
+    batch = prepare([data.chelsea(), data.coffee(), data.astronaut()], settings)
+    fast = optimize_for_inference(lite0)
+    with torch.no_grad():
+        for images in (batch[:1], batch):
+            expected, got = lite0.eval()(images), fast(images)
+            assert (got - expected).abs().max() <= 1e-4
+            assert torch.equal(got.topk(5).indices, expected.topk(5).indices)

@@ -98,7 +98,7 @@ def export(model: nn.Module, path: str | os.PathLike[str], format: str = "onnx",
     (and with `dynamic_size` the spatial ones) stay dynamic. Call `verify` afterwards (the CLI always does)."""
     check_format(format)
     size = export_resolution(model, resolution)
-    net = optimize_for_inference(model, channels_last=False) if fold else model.eval()
+    net = optimize_for_inference(model, channels_last=False, backend="eager") if fold else model.eval()
     example = torch.randn(2, 3, size, size)
     dims = _dynamic_dims(dynamic_batch, dynamic_size and not static_size_only(model, format))
     with atomic_path(path) as tmp, _quiet(), torch.no_grad():
