@@ -46,3 +46,18 @@ def test_console_entry_point_runs_as_module():
     result = subprocess.run([sys.executable, "-m", "effnet", "info", "nope"], capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.startswith("effnet: error:") and "Traceback" not in result.stderr
+
+
+def test_every_command_starts_in_a_fresh_interpreter():
+    """The CLI imports only the chosen command's module, so each command must import cleanly on its own (an
+    import cycle that the test process hides, having imported everything already, breaks it for users)."""
+    from effnet.cli import COMMANDS
+
+    processes = {name: subprocess.Popen([sys.executable, "-m", "effnet", name, "--help"], stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True) for name in COMMANDS}
+    failures = {}
+    for name, process in processes.items():
+        out, err = process.communicate(timeout=120)
+        if process.returncode != 0 or f"usage: effnet {name}" not in out:
+            failures[name] = err.strip().splitlines()[-1:] or out[:200]
+    assert not failures, failures

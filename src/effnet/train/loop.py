@@ -19,7 +19,6 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from ..data import TransformConfig, eval_transform, make_dataset, mixup, train_transform
 from ..errors import InputError, WeightsError
-from ..evaluate import evaluate
 from .checkpoint import FORMAT, atomic_append_line, atomic_save, load_checkpoint, rng_state, set_rng_state
 from .distributed import (
     ResumableSampler,
@@ -377,6 +376,8 @@ class Trainer:
         return F.cross_entropy(logits.float(), targets, label_smoothing=r.label_smoothing)
 
     def _validate(self) -> dict[str, Any]:
+        from ..evaluate import evaluate  # not at import time: effnet.evaluate itself imports effnet.train
+
         kwargs = {"num_classes": len(self.classes), "device": self.device, "info": self.dist,
                   "amp_dtype": self.amp_dtype, "channels_last": self.channels_last, "classes": self.classes}
         result = evaluate(self.model, self.val_loader, **kwargs)
