@@ -10,7 +10,7 @@ import contextlib
 import os
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .atomic import atomic_path
 from .errors import InputError
 from .inference import optimize_for_inference
 
@@ -44,24 +45,6 @@ def export_resolution(model: nn.Module, resolution: int | None) -> int:
     if resolution < 32:
         raise InputError(f"export resolution must be >= 32 pixels, got {resolution}")
     return int(resolution)
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path next to `path`; on success it replaces `path` atomically."""
-    target = Path(path)
-    if target.is_dir():
-        raise IsADirectoryError(f"output {target} is a directory")
-    if not target.parent.exists():
-        raise FileNotFoundError(f"output directory {target.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix or ".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def static_size_only(model: nn.Module, format: str) -> bool:

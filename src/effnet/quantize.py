@@ -20,8 +20,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .atomic import atomic_path
 from .errors import InputError
-from .export import OnnxRuntimeModel, atomic_path
+from .export import OnnxRuntimeModel
 from .preprocess import load_image, transform
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")

@@ -7,9 +7,7 @@ which refuses any pickle that would construct objects other than tensors and pla
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .atomic import atomic_path
 from .errors import WeightsError
 from .layers import ConvBNAct, MBConv, SqueezeExcite
 from .spec import NetSpec, SpecError
@@ -272,14 +271,8 @@ def zero_classifier(model: nn.Module) -> None:
 
 def _atomic_write(path: Path, write: Any) -> None:
     """Write via a temp file in the same directory, then rename: a crash never leaves a half file."""
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        write(temp)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, suffix=".tmp") as temp:
+        write(str(temp))
 
 
 def save_pretrained(model: nn.Module, directory: str | Path) -> Path:

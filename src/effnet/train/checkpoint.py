@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from ..atomic import atomic_path
 from ..errors import WeightsError
 
 FORMAT = "effnet-trainer-1"
@@ -20,15 +19,8 @@ FORMAT = "effnet-trainer-1"
 def atomic_save(obj: Any, path: Path) -> None:
     """torch.save to a temp file in the same folder, then rename over `path` (never a half-written file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        os.chmod(temp, 0o644)
+    with atomic_path(path, suffix=".tmp") as temp:
         torch.save(obj, temp)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def atomic_append_line(path: Path, row: dict[str, Any]) -> None:
@@ -36,15 +28,8 @@ def atomic_append_line(path: Path, row: dict[str, Any]) -> None:
     old = path.read_text() if path.exists() else ""
     if old and not old.endswith("\n"):
         old += "\n"
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(temp, 0o644)
-        with os.fdopen(handle, "w") as out:
-            out.write(old + json.dumps(row) + "\n")
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, suffix=".tmp") as temp:
+        temp.write_text(old + json.dumps(row) + "\n")
 
 
 def rng_state() -> dict[str, Any]:

@@ -7,7 +7,6 @@ feature map by the spatial mean of d logit_k / d F_c instead, so it works for an
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import torch
 from PIL import Image, ImageDraw
 from torch import nn
 
+from ..atomic import atomic_path
 from ..errors import InputError
 from ..preprocess import resolve_config, to_image, transform
 
@@ -153,18 +153,8 @@ def overlay(result: CamResult, alpha: float = 0.5) -> Image.Image:
 def save_png(image: Image.Image, path: str | os.PathLike[str]) -> Path:
     """Write `image` as PNG atomically (temp file in the same folder, then rename)."""
     target = Path(path)
-    if target.is_dir():
-        raise IsADirectoryError(f"output {target} is a directory")
-    if not target.parent.exists():
-        raise FileNotFoundError(f"output directory {target.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".png", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            image.save(handle, format="PNG")
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(target, suffix=".png") as temp:
+        image.save(temp, format="PNG")
     return target
 
 
