@@ -126,6 +126,19 @@ def test_ema_warmup_and_average() -> None:
     assert torch.allclose(plain.module.weight, torch.full((1, 2), 2.0))
 
 
+def test_ema_averages_batchnorm_statistics_and_copies_counters() -> None:
+    """BN running statistics are averaged with the weights they belong to (TF reference, timm), not copied."""
+    model = nn.Sequential(nn.Conv2d(1, 2, 1), nn.BatchNorm2d(2))
+    ema = ModelEma(model, decay=0.5, warmup=False)
+    model.train()
+    model(torch.randn(8, 1, 4, 4) * 3 + 5)  # moves running_mean towards ~conv(5), counts one batch
+    ema.update(model)
+    live, averaged = model[1], ema.module[1]
+    assert torch.allclose(averaged.running_mean, 0.5 * live.running_mean)  # halfway from the initial zeros
+    assert torch.allclose(averaged.running_var, 0.5 * live.running_var + 0.5)  # from the initial ones
+    assert int(averaged.num_batches_tracked) == int(live.num_batches_tracked) == 1
+
+
 def test_training_writes_metrics_checkpoints_and_pretrained(tmp_path: Path) -> None:
     data = make_fashion(tmp_path / "data", n_train=32, n_test=12)
     out = tmp_path / "run"

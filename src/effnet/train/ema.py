@@ -11,7 +11,10 @@ from torch import nn
 class ModelEma(nn.Module):
     """Keeps `module`, an averaged copy of the model. With `warmup`, the decay used at update n is
     min(decay, (1 + n) / (10 + n)), so early averages are not dominated by the random initialisation.
-    Buffers (BN running statistics) are copied, not averaged."""
+    Floating-point buffers (BN running mean and variance) are averaged like the weights, as the TF reference
+    averages its moving statistics: statistics copied from the live model belong to the live weights, and paired
+    with averaged weights they made the EMA model collapse while the live one was still learning fast. Integer
+    buffers (`num_batches_tracked`) are copied."""
 
     def __init__(self, model: nn.Module, decay: float = 0.9999, warmup: bool = True) -> None:
         super().__init__()
@@ -32,16 +35,11 @@ class ModelEma(nn.Module):
         ema_state = self.module.state_dict()
         for name, value in model.state_dict().items():
             target = ema_state[name]
-            if target.dtype.is_floating_point and name in self._param_names():
+            if target.dtype.is_floating_point:
                 target.lerp_(value.detach().to(target.dtype), 1.0 - decay)
             else:
                 target.copy_(value)
         self.updates += 1
-
-    def _param_names(self) -> set[str]:
-        if not hasattr(self, "_names"):
-            self._names = {name for name, _ in self.module.named_parameters()}
-        return self._names
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.module(x)
