@@ -159,22 +159,43 @@ class _Reader:
         return next(self._items, None)
 
 
+CALIBRATION_METHODS = ("minmax-average", "minmax", "entropy", "percentile")
+
+
 def quantize_onnx(fp32_path: str | os.PathLike[str], int8_path: str | os.PathLike[str],
-                  calibration: Sequence[Sample], *, per_channel: bool = True) -> Path:
-    """Static int8 quantization (QDQ, per-channel int8 weights, uint8 activations, min-max calibration)."""
-    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+                  calibration: Sequence[Sample], *, per_channel: bool = True,
+                  method: str = "minmax-average") -> Path:
+    """Static int8 quantization (QDQ, per-channel int8 weights, uint8 activations).
+
+    `method` sets each activation's range from the calibration images: `minmax-average` (default) averages the
+    per-image minimum and maximum, so a few outlier images do not stretch the range and coarsen every step;
+    `minmax` takes the extremes over all images; `entropy` and `percentile` (99.99) are ONNX Runtime's
+    histogram methods. On a Fashion-MNIST model the average agreed with fp32 on 98.6% of test images where
+    the extremes gave 97.5% (BENCHMARKS.md)."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    if method not in CALIBRATION_METHODS:
+        raise InputError(f"unknown calibration method {method!r}; choose from {', '.join(CALIBRATION_METHODS)}")
     if not calibration:
         raise InputError("int8 calibration needs at least one image")
     source = Path(fp32_path)
     if not source.is_file():
         raise FileNotFoundError(f"no ONNX model at {source}")
+    settings: dict[str, Any] = {
+        "minmax-average": {"calibrate_method": CalibrationMethod.MinMax,
+                           "extra_options": {"CalibMovingAverage": True}},
+        "minmax": {"calibrate_method": CalibrationMethod.MinMax},
+        "entropy": {"calibrate_method": CalibrationMethod.Entropy},
+        "percentile": {"calibrate_method": CalibrationMethod.Percentile,
+                       "extra_options": {"CalibPercentile": 99.99}},
+    }[method]
     input_name = OnnxRuntimeModel(source).input_name
     with atomic_path(int8_path) as tmp, atomic_path(Path(int8_path).with_suffix(".pre.onnx")) as pre:
         quant_pre_process(str(source), str(pre), skip_symbolic_shape=True)
         quantize_static(str(pre), str(tmp), _Reader(input_name, calibration), quant_format=QuantFormat.QDQ,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=per_channel)
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=per_channel,
+                        **settings)
     Path(int8_path).with_suffix(".pre.onnx").unlink(missing_ok=True)
     return Path(int8_path)
 
@@ -212,5 +233,5 @@ def compare(fp32: OnnxRuntimeModel, int8: OnnxRuntimeModel, samples: Sequence[Sa
     return Comparison(n, agree / n, right_fp32 / n, right_int8 / n)
 
 
-__all__ = ["SKIMAGE_LABELS", "Comparison", "DatasetSamples", "Sample", "calibration_samples", "compare",
-           "labelled_samples", "quantize_onnx", "views"]
+__all__ = ["CALIBRATION_METHODS", "SKIMAGE_LABELS", "Comparison", "DatasetSamples", "Sample", "calibration_samples",
+           "compare", "labelled_samples", "quantize_onnx", "views"]

@@ -8,7 +8,7 @@ import json
 from ..errors import InputError
 from ..export import OnnxRuntimeModel
 from ..preprocess import default_config, resolve_config
-from ..quantize import calibration_samples, compare, labelled_samples, quantize_onnx
+from ..quantize import CALIBRATION_METHODS, calibration_samples, compare, labelled_samples, quantize_onnx
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,6 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="folder of calibration images, a dataset name (fashion-mnist, cifar10, cifar100: its "
                         "training split), or 'skimage' (built-in photos; default)")
     parser.add_argument("--num-calibration", type=int, default=64, help="calibration views (default 64)")
+    parser.add_argument("--calibration-method", choices=CALIBRATION_METHODS, default="minmax-average",
+                        help="how activation ranges are set (default minmax-average: per-image extremes averaged)")
     parser.add_argument("--labelled", default="skimage-imagenet",
                         help="labelled set: a dataset name (its test split), a folder with class-index sub-folders, "
                         "or 'skimage-imagenet' (default)")
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     fp32 = OnnxRuntimeModel(args.onnx)
     calibration = calibration_samples(args.calibration, config, args.num_calibration, data_dir=args.data_dir)
     labelled = labelled_samples(args.labelled, config, limit=args.num_labelled, data_dir=args.data_dir)
-    path = quantize_onnx(args.onnx, args.output, calibration)
+    path = quantize_onnx(args.onnx, args.output, calibration, method=args.calibration_method)
     result = compare(fp32, OnnxRuntimeModel(path), labelled)
     if args.json:
         print(json.dumps({"output": str(path), **result.as_dict()}, indent=2))
