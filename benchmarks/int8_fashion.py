@@ -21,13 +21,15 @@ import effnet
 from effnet.bench import time_interleaved
 from effnet.export import OnnxRuntimeModel, export
 from effnet.preprocess import resolve_config
-from effnet.quantize import calibration_samples, compare, labelled_samples, quantize_onnx
+from effnet.quantize import calibration_report, calibration_samples, compare, labelled_samples, quantize_onnx
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", help="save_pretrained folder of a model trained on Fashion-MNIST")
     parser.add_argument("--num-calibration", type=int, default=256)
+    parser.add_argument("--calibration-method", default="minmax", help="minmax, minmax-average, entropy, "
+                        "percentile or auto (see effnet.quantize.quantize_onnx)")
     parser.add_argument("--num-labelled", type=int, default=None, help="first N test images (default: all 10k)")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--runs", type=int, default=50, help="timed batch-1 runs per model")
@@ -43,7 +45,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="effnet-int8-"))
     fp32_path = export(model, work / "fp32.onnx", "onnx", resolution=config["input_size"])
     calibration = calibration_samples("fashion-mnist", config, args.num_calibration, data_dir=args.data_dir)
-    int8_path = quantize_onnx(fp32_path, work / "int8.onnx", calibration)
+    int8_path = quantize_onnx(fp32_path, work / "int8.onnx", calibration, method=args.calibration_method)
     labelled = labelled_samples("fashion-mnist", config, limit=args.num_labelled, data_dir=args.data_dir)
     fp32, int8 = OnnxRuntimeModel(fp32_path, threads=1), OnnxRuntimeModel(int8_path, threads=1)
     result = compare(fp32, int8, labelled)
@@ -52,7 +54,8 @@ def main() -> None:
     timings = time_interleaved([lambda: fp32.run_numpy(image), lambda: int8.run_numpy(image)], runs=args.runs,
                                warmup=5)
     report = {"model": args.model, "spec": model.spec.name, "preprocessing": config,
-              "calibration_images": len(calibration), **result.as_dict(),
+              "calibration_images": len(calibration), "calibration": calibration_report(int8_path),
+              **result.as_dict(),
               "fp32_ms": round(timings[0].median * 1e3, 2), "int8_ms": round(timings[1].median * 1e3, 2),
               "seconds": round(time.time() - started, 1)}
     print(json.dumps(report, indent=2))

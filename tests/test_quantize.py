@@ -133,3 +133,22 @@ def test_calibration_methods_and_average_ranges(tmp_path: Path) -> None:
     assert sum(average[k] < 0.9 * extremes[k] for k in average) >= len(average) // 5
     with pytest.raises(InputError, match="unknown calibration method"):
         quantize_onnx(fp32_path, tmp_path / "x.onnx", calibration, method="kl")
+
+
+def test_auto_calibration_picks_the_closest_method_and_records_it(tmp_path: Path) -> None:
+    from effnet.quantize import calibration_report, divergence
+
+    fp32_path = export(tiny("efficientnet-b0"), tmp_path / "m.onnx", "onnx", resolution=64)
+    calibration = calibration_samples("skimage", default_config(64), limit=12)
+    path = quantize_onnx(fp32_path, tmp_path / "auto.onnx", calibration, method="auto")
+    report = calibration_report(path)
+    assert report["chosen_by"] == "auto" and report["holdout_images"] == 3
+    assert set(report["mean_kl"]) == {"minmax", "minmax-average", "entropy", "percentile"}
+    assert report["method"] == min(report["mean_kl"], key=report["mean_kl"].get)
+    assert calibration_report(quantize_onnx(fp32_path, tmp_path / "p.onnx", calibration)) == {"method": "minmax"}
+    fp32 = OnnxRuntimeModel(fp32_path)
+    assert divergence(fp32, fp32, calibration[:2]) == pytest.approx(0.0, abs=1e-12)
+    assert divergence(fp32, OnnxRuntimeModel(path), calibration[:2]) > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["auto.onnx", "m.onnx", "p.onnx"]  # no trial files left
+    with pytest.raises(InputError, match="at least 4"):
+        quantize_onnx(fp32_path, tmp_path / "x.onnx", calibration[:3], method="auto")

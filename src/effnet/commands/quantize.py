@@ -8,7 +8,14 @@ import json
 from ..errors import InputError
 from ..export import OnnxRuntimeModel
 from ..preprocess import default_config, resolve_config
-from ..quantize import CALIBRATION_METHODS, calibration_samples, compare, labelled_samples, quantize_onnx
+from ..quantize import (
+    CALIBRATION_METHODS,
+    calibration_report,
+    calibration_samples,
+    compare,
+    labelled_samples,
+    quantize_onnx,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,8 +26,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="folder of calibration images, a dataset name (fashion-mnist, cifar10, cifar100: its "
                         "training split), or 'skimage' (built-in photos; default)")
     parser.add_argument("--num-calibration", type=int, default=64, help="calibration views (default 64)")
-    parser.add_argument("--calibration-method", choices=CALIBRATION_METHODS, default="minmax-average",
-                        help="how activation ranges are set (default minmax-average: per-image extremes averaged)")
+    parser.add_argument("--calibration-method", choices=CALIBRATION_METHODS, default="minmax",
+                        help="how activation ranges are set: minmax (default), minmax-average, entropy, percentile, "
+                        "or auto (try each, keep the closest to fp32 on held-out calibration images)")
     parser.add_argument("--labelled", default="skimage-imagenet",
                         help="labelled set: a dataset name (its test split), a folder with class-index sub-folders, "
                         "or 'skimage-imagenet' (default)")
@@ -49,9 +57,14 @@ def run(args: argparse.Namespace) -> int:
     labelled = labelled_samples(args.labelled, config, limit=args.num_labelled, data_dir=args.data_dir)
     path = quantize_onnx(args.onnx, args.output, calibration, method=args.calibration_method)
     result = compare(fp32, OnnxRuntimeModel(path), labelled)
+    report = calibration_report(path)
     if args.json:
-        print(json.dumps({"output": str(path), **result.as_dict()}, indent=2))
+        print(json.dumps({"output": str(path), "calibration": report, **result.as_dict()}, indent=2))
         return 0
+    if report.get("chosen_by") == "auto":
+        scores = ", ".join(f"{name} {value:.2e}" for name, value in report["mean_kl"].items())
+        print(f"calibration: auto chose {report['method']} (mean KL to fp32 on {report['holdout_images']} held-out "
+              f"images: {scores})")
     print(f"wrote {path}: int8 top-1 agrees with fp32 on {result.agreement:.1%} of {result.samples} labelled views; "
           f"accuracy fp32 {result.fp32_accuracy:.1%} -> int8 {result.int8_accuracy:.1%} "
           f"({result.accuracy_change * 100:+.1f} points)")
