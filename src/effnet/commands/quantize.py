@@ -27,8 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "training split), or 'skimage' (built-in photos; default)")
     parser.add_argument("--num-calibration", type=int, default=64, help="calibration views (default 64)")
     parser.add_argument("--calibration-method", choices=CALIBRATION_METHODS, default="minmax",
-                        help="how activation ranges are set: minmax (default), minmax-average, entropy, percentile, "
-                        "or auto (try each, keep the closest to fp32 on held-out calibration images)")
+                        help="how activation ranges are set: minmax (default), minmax-average, percentile (clip to "
+                        "the 99.99th percentile), entropy (KL threshold; slow), or auto (try minmax, minmax-average "
+                        "and percentile, keep the closest to fp32 on held-out calibration images)")
     parser.add_argument("--labelled", default="skimage-imagenet",
                         help="labelled set: a dataset name (its test split), a folder with class-index sub-folders, "
                         "or 'skimage-imagenet' (default)")
