@@ -2,6 +2,7 @@
 machine allows): params, MACs, epochs/steps, test accuracy, wall time. Needs Debian's dataset-fashion-mnist.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/fashion_mnist.py --epochs 1 --phi -3 --resolution 32
+An interrupted run continues exactly with `--resume` (same arguments); `wall_s` then covers the resumed part.
 """
 
 from __future__ import annotations
@@ -33,29 +34,35 @@ def main() -> int:
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--output", default="/tmp/effnet-fashion-bench")
     parser.add_argument("--limit-train", type=int, default=None)
+    parser.add_argument("--resume", action="store_true", help="continue the run in --output (after an interruption)")
+    parser.add_argument("--overwrite", action="store_true", help="delete an existing --output run first")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="recipe override, e.g. warmup_epochs=0.1")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     options = {"phi": args.phi, "image_size": args.resolution}
     spec = resolve_spec("efficientnet", **options)
     stats = profile(spec, args.resolution, num_classes=10)
-    shutil.rmtree(args.output, ignore_errors=True)
+    output = Path(args.output)
+    if output.exists() and any(output.iterdir()) and not args.resume:
+        if not args.overwrite:
+            parser.error(f"{output} already holds a run: pass --resume to continue it or --overwrite to replace it")
+        shutil.rmtree(output)
     recipe = load_recipe(args.recipe, parse_assignments(args.set))
     config = TrainConfig(model="efficientnet", model_options=options, data="fashion-mnist", data_dir=args.data_dir,
                          output=args.output, recipe=recipe, epochs=args.epochs,
                          batch_size=args.batch_size, limit_train=args.limit_train, workers=args.workers,
                          progress=sys.stderr.isatty(),
-                         device="cpu", seed=0)
+                         device="cpu", seed=0, resume=args.resume)
     started = time.perf_counter()
     summary = Trainer(config).fit()
     wall = time.perf_counter() - started
-    rows = [json.loads(line) for line in (Path(args.output) / "metrics.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (output / "metrics.jsonl").read_text().splitlines()]
     result = {"model": spec.name, "phi": args.phi, "resolution": args.resolution, "params": stats.params,
               "macs": stats.macs, "recipe": args.recipe, "overrides": args.set, "epochs": args.epochs,
               "batch_size": args.batch_size, "workers": args.workers,
               "steps": summary["global_step"], "threads": args.threads, "test_top1": rows[-1]["val_top1"],
               "test_top1_ema": rows[-1]["ema_top1"], "best_top1": summary["best_top1"], "wall_s": round(wall, 1),
-              "train_images_per_s": rows[-1]["images_per_s"], "epochs_rows": rows,
+              "resumed": args.resume, "train_images_per_s": rows[-1]["images_per_s"], "epochs_rows": rows,
               "load_avg": os.getloadavg()}
     print(json.dumps(result, indent=2))
     return 0
