@@ -50,6 +50,23 @@ def test_same_padding_model_folds_too() -> None:
         assert (fast(x) - model(x)).abs().max() <= 1e-4
 
 
+def test_frozen_graph_per_thread_count() -> None:
+    """oneDNN compiles fused kernels for the thread count of their first run, so changing
+    `torch.set_num_threads` gets a new graph instead of a stale single-threaded one."""
+    model = tiny()
+    fast = optimize_for_inference(model)
+    x = torch.randn(1, 3, 64, 64)
+    before = torch.get_num_threads()
+    try:
+        with torch.no_grad():
+            for threads in (1, 2, 1):
+                torch.set_num_threads(threads)
+                assert (fast(x) - model(x)).abs().max() <= 1e-4
+    finally:
+        torch.set_num_threads(before)
+    assert [key[-1] for key in fast._graphs] == [2, 1]
+
+
 def test_cpu_default_is_a_frozen_graph_per_input_shape() -> None:
     """TF 'same' padding depends on the input size, which a trace bakes in: each shape gets its own graph, so
     every size and batch stays right, and the least recently used graphs are dropped beyond `max_graphs`."""

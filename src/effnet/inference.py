@@ -73,7 +73,8 @@ BACKENDS = ("auto", "eager", "trace", "compile")
 
 class FrozenShapes(nn.Module):
     """Runs a folded eval-mode model through `torch.jit.trace` + `torch.jit.freeze`, one frozen graph per input
-    shape, dtype and device (the most recently used `max_graphs` are kept).
+    shape, dtype, device and intra-op thread count (oneDNN compiles its fused kernels for the thread count of
+    the first run: a graph built at one thread stays single-threaded); the most recent `max_graphs` are kept.
 
     Each new graph is checked once against the eager model on the input that created it: oneDNN-fused first,
     then unfused, and if neither traces or agrees (max abs difference over 1e-4 of the output scale), the eager
@@ -126,7 +127,7 @@ class FrozenShapes(nn.Module):
     def forward(self, x: torch.Tensor) -> Any:
         if self.channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
-        key = (tuple(x.shape), x.dtype, x.device)
+        key = (tuple(x.shape), x.dtype, x.device, torch.get_num_threads())
         if key in self._graphs:
             self._graphs.move_to_end(key)
             graph, fused = self._graphs[key]
