@@ -43,7 +43,9 @@ def main() -> int:
     spec = resolve_spec("efficientnet", **options)
     stats = profile(spec, args.resolution, num_classes=10)
     output = Path(args.output)
-    if output.exists() and any(output.iterdir()) and not args.resume:
+    if output.is_file():
+        parser.error(f"--output {output} is a file, not a run directory")
+    if output.is_dir() and any(output.iterdir()) and not args.resume:
         if not args.overwrite:
             parser.error(f"{output} already holds a run: pass --resume to continue it or --overwrite to replace it")
         shutil.rmtree(output)

@@ -21,15 +21,22 @@ import effnet
 from effnet.bench import time_interleaved
 from effnet.export import OnnxRuntimeModel, export
 from effnet.preprocess import resolve_config
-from effnet.quantize import calibration_report, calibration_samples, compare, labelled_samples, quantize_onnx
+from effnet.quantize import (
+    CALIBRATION_METHODS,
+    calibration_report,
+    calibration_samples,
+    compare,
+    labelled_samples,
+    quantize_onnx,
+)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", help="save_pretrained folder of a model trained on Fashion-MNIST")
     parser.add_argument("--num-calibration", type=int, default=256)
-    parser.add_argument("--calibration-method", default="minmax", help="minmax, minmax-average, entropy, "
-                        "percentile or auto (see effnet.quantize.quantize_onnx)")
+    parser.add_argument("--calibration-method", default="minmax", choices=CALIBRATION_METHODS,
+                        help="see effnet.quantize.quantize_onnx")
     parser.add_argument("--num-labelled", type=int, default=None, help="first N test images (default: all 10k)")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--runs", type=int, default=50, help="timed batch-1 runs per model")
