@@ -10,7 +10,15 @@ import torch
 from torch import nn
 
 import effnet
-from effnet.inference import FrozenShapes, fold_batchnorm, fuse_conv_bn, optimize_for_inference
+from effnet.inference import (
+    FrozenShapes,
+    VectorSqueezeExcite,
+    fold_batchnorm,
+    fuse_conv_bn,
+    optimize_for_inference,
+    vectorize_squeeze_excite,
+)
+from effnet.layers import SqueezeExcite
 
 
 def tiny(name: str = "efficientnet-b0", **overrides) -> nn.Module:
@@ -40,6 +48,33 @@ def test_folded_equals_original(name: str, channels_last: bool, backend: str) ->
         features = fast.forward_features(x)
         assert (fast.forward_head(features) - expected).abs().max() <= 1e-4
     assert not fast.training
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_vector_squeeze_excite_equals_the_conv_form(batch: int) -> None:
+    torch.manual_seed(0)
+    se = SqueezeExcite(24, 6, "silu").eval()
+    vector = VectorSqueezeExcite(se)
+    x = torch.randn(batch, 24, 9, 7)
+    with torch.no_grad():
+        expected = se(x)
+        assert (vector(x.clone()) - expected).abs().max() <= 1e-6
+        assert (vector(x.contiguous(memory_format=torch.channels_last)) - expected).abs().max() <= 1e-6
+
+
+def test_frozen_graph_path_has_vector_squeeze_excite_and_stays_equal() -> None:
+    model = tiny()
+    fast = optimize_for_inference(model, backend="trace")
+    count = sum(isinstance(m, SqueezeExcite) for m in model.modules())
+    assert count > 0 and sum(isinstance(m, VectorSqueezeExcite) for m in fast.modules()) == count
+    assert not any(type(m) is SqueezeExcite for m in fast.modules())
+    with torch.no_grad():
+        for batch in (1, 3):  # one image takes the matrix-vector path, more take the convs
+            x = torch.randn(batch, 3, 64, 64)
+            assert (fast(x) - model(x)).abs().max() <= 1e-4
+    assert vectorize_squeeze_excite(nn.Sequential(nn.Conv2d(3, 3, 1))) == 0
+    eager = optimize_for_inference(model, backend="eager")  # what export uses: no shape-dependent branch
+    assert sum(type(m) is SqueezeExcite for m in eager.modules()) == count
 
 
 def test_same_padding_model_folds_too() -> None:
