@@ -81,7 +81,7 @@ class VectorSqueezeExcite(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[0] != 1:
-            return x * self.gate(self.expand(self.act(self.reduce(x.mean((2, 3), keepdim=True)))))
+            return SqueezeExcite.forward(self, x)  # type: ignore[arg-type]  # the same submodules
         total = x.sum((2, 3)).view(-1)
         inverse_area = 1.0 / float(x.shape[2] * x.shape[3])
         hidden = self.act(torch.addmv(self.reduce.bias, self.reduce.weight.flatten(1), total, alpha=inverse_area))
@@ -90,14 +90,11 @@ class VectorSqueezeExcite(nn.Module):
 
 
 def vectorize_squeeze_excite(model: nn.Module) -> int:
-    """Swap every `SqueezeExcite` (1x1 convs with biases) for a `VectorSqueezeExcite` in place; returns
-    how many were swapped."""
+    """Swap every `SqueezeExcite` for a `VectorSqueezeExcite` in place; returns how many were swapped."""
     swapped = 0
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
-            convs = (getattr(child, "reduce", None), getattr(child, "expand", None))
-            if type(child) is SqueezeExcite and all(
-                    c.kernel_size == (1, 1) and c.groups == 1 and c.bias is not None for c in convs):
+            if type(child) is SqueezeExcite:
                 setattr(parent, name, VectorSqueezeExcite(child))
                 swapped += 1
     return swapped
