@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_DEMO := $(VENV)/.demo-installed
 STAMP_TEST := $(VENV)/.test-installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean postgresql
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -31,7 +31,21 @@ $(FASHION_MNIST):
 	  echo "warning: could not install dataset-fashion-mnist; the real-data smoke test will be skipped"; \
 	else echo "note: run 'apt-get install dataset-fashion-mnist' as root for the real-data smoke test"; fi
 
-test: $(STAMP_TEST) | $(FASHION_MNIST)
+# A real PostgreSQL server for the multi-worker study tests (tests/postgres.py starts a throwaway
+# cluster on a free port): Debian's package, installed when we are root (CI is). Debian keeps initdb
+# out of PATH, in /usr/lib/postgresql/<major>/bin, hence the glob. The package's own "main" cluster
+# on port 5432 is started only where an init system runs (policy-rc.d or no /sbin/init blocks it in
+# containers) and never gets in the way; a failed start there fails apt-get but leaves the binaries.
+PG_BIN_GLOB ?= /usr/lib/postgresql/*/bin
+
+postgresql:
+	@if command -v initdb >/dev/null 2>&1 || ls $(PG_BIN_GLOB)/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql </dev/null) >/dev/null || \
+	  echo "warning: could not install postgresql; the PostgreSQL storage tests will fail"; \
+	else echo "note: run 'apt-get install postgresql' as root for the PostgreSQL storage tests"; fi
+
+test: $(STAMP_TEST) | $(FASHION_MNIST) postgresql
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
-from effnet.models import resolve_spec
 from effnet.profiling import profile
+from effnet.specs import resolve_spec
 from effnet.train import TrainConfig, Trainer, load_recipe, parse_assignments
 
 

@@ -24,7 +24,6 @@ import effnet
 from effnet.bench import time_interleaved
 from effnet.export import OnnxRuntimeModel, export
 from effnet.inference import optimize_for_inference
-from effnet.preprocess import resolve_config
 from effnet.quantize import calibration_samples, compare, labelled_samples, quantize_onnx
 
 PEERS = {"efficientnet-b0": ("efficientnet_b0", "efficientnet_b0"),
@@ -86,7 +85,7 @@ def main() -> None:
         theirs_onnx = timm_onnx(timm_model, work / f"{name}-timm.onnx", size)
         int8_path = None
         if pretrained:
-            config = resolve_config(model)
+            config = model.preprocessing
             int8_path = quantize_onnx(ours_onnx, work / f"{name}.int8.onnx", calibration_samples("skimage", config))
             agreement = compare(OnnxRuntimeModel(ours_onnx), OnnxRuntimeModel(int8_path),
                                 labelled_samples("skimage-imagenet", config))

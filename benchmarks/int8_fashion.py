@@ -20,7 +20,6 @@ import torch
 import effnet
 from effnet.bench import time_interleaved
 from effnet.export import OnnxRuntimeModel, export
-from effnet.preprocess import resolve_config
 from effnet.quantize import (
     CALIBRATION_METHODS,
     calibration_report,
@@ -47,16 +46,16 @@ def main() -> None:
     torch.set_num_threads(1)
     started = time.time()
     model = effnet.from_pretrained(args.model).eval()
-    config = resolve_config(model, input_size=args.input_size, crop_pct=args.crop_pct,
-                            interpolation=args.interpolation)
+    config = model.preprocessing.replace(input_size=args.input_size, crop_pct=args.crop_pct,
+                                         interpolation=args.interpolation)
     work = Path(tempfile.mkdtemp(prefix="effnet-int8-"))
-    fp32_path = export(model, work / "fp32.onnx", "onnx", resolution=config["input_size"])
+    fp32_path = export(model, work / "fp32.onnx", "onnx", resolution=config.input_size)
     calibration = calibration_samples("fashion-mnist", config, args.num_calibration, data_dir=args.data_dir)
     int8_path = quantize_onnx(fp32_path, work / "int8.onnx", calibration, method=args.calibration_method)
     labelled = labelled_samples("fashion-mnist", config, limit=args.num_labelled, data_dir=args.data_dir)
     fp32, int8 = OnnxRuntimeModel(fp32_path, threads=1), OnnxRuntimeModel(int8_path, threads=1)
     result = compare(fp32, int8, labelled)
-    image = np.random.default_rng(0).standard_normal((1, 3, config["input_size"], config["input_size"]))
+    image = np.random.default_rng(0).standard_normal((1, 3, config.input_size, config.input_size))
     image = image.astype(np.float32)
     timings = time_interleaved([lambda: fp32.run_numpy(image), lambda: int8.run_numpy(image)], runs=args.runs,
                                warmup=5)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
+
+from postgres import INSTALL_HINT, find_bin_dir, postgres_cluster
 
 REFERENCE = Path(__file__).parent / "reference"
 
@@ -21,6 +25,26 @@ def anchors() -> dict:
 @pytest.fixture(scope="session")
 def paper() -> dict:
     return json.loads((REFERENCE / "paper.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """SQLAlchemy URL of an empty database on a throwaway PostgreSQL server (tests/postgres.py).
+
+    Missing server binaries FAIL the test as root: `make test` installs Debian's `postgresql` when
+    run as root (CI is), so their absence there is a broken setup, not an optional feature. Other
+    users cannot have it installed by make; they get a skip that names the missing package.
+    """
+    if find_bin_dir() is None:
+        message = (
+            "PostgreSQL server binaries (initdb, pg_ctl, postgres, createdb) not found on $PATH "
+            f"or in /usr/lib/postgresql/*/bin; install them: {INSTALL_HINT}"
+        )
+        if os.geteuid() == 0:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    with postgres_cluster() as url:
+        yield url
 
 
 def randomize_batchnorm(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:

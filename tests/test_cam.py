@@ -11,7 +11,9 @@ from PIL import Image
 from torch import nn
 
 from effnet.cli import main
+from effnet.data.transforms import eval_transform
 from effnet.errors import InputError
+from effnet.preprocessing import Preprocessing
 from effnet.viz import cam_grid, class_activation_map, overlay, save_png
 from test_inference import tiny
 
@@ -29,9 +31,7 @@ def test_cam_is_classifier_weights_times_features() -> None:
     model = tiny()
     result = class_activation_map(model, picture(), class_index=3, method="cam")
     assert result.method == "cam" and result.class_index == 3 and result.cam.shape == (64, 64)
-    from effnet.preprocess import resolve_config, transform
-
-    x = transform(Image.fromarray(picture()), resolve_config(model))[None]
+    x = eval_transform(model.preprocessing)(Image.fromarray(picture()))[None]
     with torch.no_grad():
         features = model.forward_features(x)[0]
         manual = torch.relu((model.classifier.weight[3][:, None, None] * features).sum(0))
@@ -56,8 +56,8 @@ def test_gradcam_for_a_model_without_cam_head() -> None:
                           nn.ReLU(), nn.Flatten(), nn.Linear(8 * 32 * 32, 5))
     with pytest.raises(InputError, match="gradcam"):
         class_activation_map(model, picture(), method="cam")
-    result = class_activation_map(model, picture(), method="auto", config={
-        "input_size": 64, "crop_pct": 1.0, "interpolation": "bilinear", "mean": (0.5,) * 3, "std": (0.5,) * 3})
+    result = class_activation_map(model, picture(), method="auto", preprocessing=Preprocessing(
+        64, crop_pct=1.0, interpolation="bilinear", mean=(0.5,) * 3, std=(0.5,) * 3))
     assert result.method == "gradcam" and result.cam.shape == (64, 64) and 0 <= result.class_index < 5
 
 

@@ -14,15 +14,16 @@ from PIL import Image
 
 from effnet.data import (
     DEFAULT_FASHION_DIR,
+    Augmentation,
     BadImageWarning,
     ImageFolder,
-    TransformConfig,
     eval_transform,
     make_dataset,
     read_idx,
     train_transform,
 )
 from effnet.errors import InputError
+from effnet.preprocessing import Preprocessing
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
@@ -150,7 +151,7 @@ def test_cifar_truncated_file(tmp_path: Path) -> None:
 
 def test_image_folder_grayscale_to_rgb(tmp_path: Path) -> None:
     make_image_folder(tmp_path)
-    transform = eval_transform(TransformConfig(16, crop_fraction=1.0))
+    transform = eval_transform(Preprocessing(16, crop_pct=1.0))
     data = make_dataset(tmp_path, "train", transform=transform)
     assert data.classes == ["class0", "class1", "class2"] and len(data) == 12
     image, _ = data[1]  # stored as grayscale
@@ -186,7 +187,7 @@ def test_dataset_path_errors(tmp_path: Path) -> None:
 
 
 def test_train_transform_is_random_but_seedable() -> None:
-    transform = train_transform(TransformConfig(24, augment="autoaugment", random_erasing=0.5))
+    transform = train_transform(Preprocessing(24), Augmentation(policy="autoaugment", random_erasing=0.5))
     image = (torch.rand(1, 28, 28) * 255).to(torch.uint8)
     torch.manual_seed(3)
     a = transform(image)
@@ -195,13 +196,13 @@ def test_train_transform_is_random_but_seedable() -> None:
     c = transform(image)
     assert a.shape == (3, 24, 24) and torch.equal(a, b) and not torch.equal(a, c)
     for augment in ("randaugment", "none"):
-        assert train_transform(TransformConfig(24, augment=augment))(image).shape == (3, 24, 24)
+        assert train_transform(Preprocessing(24), Augmentation(policy=augment))(image).shape == (3, 24, 24)
 
 
 def test_eval_transform_crop_fraction() -> None:
     image = torch.zeros(3, 40, 40, dtype=torch.uint8)
     image[:, 18:22, 18:22] = 255
-    out = eval_transform(TransformConfig(20, crop_fraction=0.5, mean=(0, 0, 0), std=(1, 1, 1)))(image)
+    out = eval_transform(Preprocessing(20, crop_pct=0.5, mean=(0, 0, 0), std=(1, 1, 1)))(image)
     assert out.shape == (3, 20, 20)
     assert out[:, 8:12, 8:12].min() > 0.9  # resize 40 -> 40 then crop the central 20: the square is kept at 1:1
 

@@ -10,7 +10,6 @@ import pytest
 
 import effnet
 from effnet.cli import main
-from effnet.train import TrainConfig
 from test_data import make_fashion, make_image_folder
 
 TINY = ["--model", "efficientnet", "--width", "0.25", "--depth", "0.1", "--resolution", "16"]
@@ -61,8 +60,8 @@ def test_eval_uses_the_crop_saved_with_the_weights(trained, tmp_path: Path, caps
     data, run = trained
     saved = shutil.copytree(run / "pretrained", tmp_path / "saved")
     config = json.loads((saved / "config.json").read_text())
-    assert config["pretrained_cfg"]["crop_pct"] == 1.0  # written by the trainer: the run's own eval crop
-    config["pretrained_cfg"]["crop_pct"] = 0.5
+    assert config["preprocessing"]["crop_pct"] == 1.0  # written by the trainer: the run's own eval crop
+    config["preprocessing"]["crop_pct"] = 0.5
     (saved / "config.json").write_text(json.dumps(config))
     capsys.readouterr()
     assert main(["eval", "--weights", str(saved), "--data", "fashion-mnist", "--data-dir", str(data), "--json"]) == 0
@@ -98,6 +97,10 @@ def test_finetune_real_pretrained_lite0_smoke(tmp_path: Path, capsys) -> None:
                  str(folder), "--output", str(tmp_path / "ft"), "--batch-size", "4", "--max-steps", "1",
                  "--no-progress"])
     assert code == 0, capsys.readouterr().err
+    # Lite0 was trained on (x - 127) / 128: fine-tuning validated, and saved, with that normalisation
+    saved = effnet.from_pretrained(tmp_path / "ft" / "pretrained").preprocessing
+    assert saved.mean == pytest.approx((127 / 255,) * 3) and saved.std == pytest.approx((128 / 255,) * 3)
+    assert saved.input_size == 32 and saved.labels == ("class0", "class1")
 
 
 def test_output_is_a_file(tmp_path: Path, capsys) -> None:
@@ -153,15 +156,11 @@ def test_image_folder_bad_inputs(tmp_path: Path, capsys) -> None:
     assert "holds no images" in err
 
 
-def test_finetuning_pretrained_lite0_keeps_its_input_normalisation(tmp_path):
-    """Lite0 was trained on (x - 127) / 128: fine-tuning and evaluation must feed it that, not ImageNet mean/std."""
+def test_a_fresh_head_on_pretrained_weights_keeps_their_normalisation_and_drops_their_labels():
+    """Lite0 was trained on (x - 127) / 128: a model fine-tuned from it must be fed that, not ImageNet mean/std."""
     from effnet.pretrained import pretrained_entry
-    from effnet.train.loop import Trainer
 
-    entry = pretrained_entry("efficientnet-lite0").config()
-    config = TrainConfig(model="efficientnet-lite0", data="x", output=str(tmp_path / "run"), pretrained=True)
-    assert Trainer(config)._normalization() == {"mean": tuple(entry["mean"]), "std": tuple(entry["std"])}
-    scratch = TrainConfig(model="efficientnet-lite0", data="x", output=str(tmp_path / "run2"))
-    assert Trainer(scratch)._normalization() == {}
+    entry = pretrained_entry("efficientnet-lite0").preprocessing
     model = effnet.create_model("efficientnet-lite0", pretrained=True, num_classes=10, reset_head=True)
-    assert model.pretrained_cfg["mean"] == entry["mean"] and model.pretrained_cfg["labels"] is None
+    assert model.preprocessing.mean == entry.mean and model.preprocessing.labels is None
+    assert model.pretrained_cfg["mean"] == list(entry.mean) and model.pretrained_cfg["labels"] is None

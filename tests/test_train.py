@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 import effnet
-import effnet.train.loop as loop
+import effnet.train.datasets as datasets
 from effnet.errors import InputError
 from effnet.train import (
     PRESETS,
@@ -43,7 +43,7 @@ def test_paper_recipe_matches_section_5_2() -> None:
     assert (r.lr, r.lr_batch, r.decay_rate, r.decay_epochs) == (0.256, 4096, 0.97, 2.4)
     assert (r.bn_momentum, r.weight_decay, r.label_smoothing, r.drop_path, r.ema_decay) == (0.01, 1e-5, 0.1, 0.2,
                                                                                            0.9999)
-    assert r.augment == "autoaugment" and r.dropout is None  # dropout comes from the (scaled) model
+    assert r.augmentation.policy == "autoaugment" and r.dropout is None  # dropout comes from the (scaled) model
     assert r.scaled_lr(2048) == pytest.approx(0.128)
 
 
@@ -51,15 +51,18 @@ def test_recipe_file_and_overrides(tmp_path: Path) -> None:
     (tmp_path / "mine.yaml").write_text("base: small-data\nlr: 0.01\nepochs: 3\naugment: randaugment\n")
     recipe = load_recipe(tmp_path / "mine.yaml", {"weight_decay": "0", "ema_warmup": "false"})
     assert (recipe.name, recipe.optimizer, recipe.lr, recipe.epochs) == ("mine", "adamw", 0.01, 3)
-    assert recipe.weight_decay == 0.0 and recipe.ema_warmup is False and recipe.augment == "randaugment"
+    assert recipe.weight_decay == 0.0 and recipe.ema_warmup is False and recipe.augmentation.policy == "randaugment"
     (tmp_path / "r.json").write_text(json.dumps({"label_smoothing": 0.2}))
     assert load_recipe(tmp_path / "r.json").optimizer == "rmsproptf"  # base defaults to paper
     with pytest.raises(InputError, match="unknown recipe field"):
         load_recipe("paper", {"learning_rate": 1})
     with pytest.raises(InputError, match="needs a int"):
         load_recipe("paper", {"epochs": "ten"})
-    # "none" is a value of `augment` (no policy), not an empty field; for optional fields it means None
-    assert load_recipe("paper", {"augment": "none", "dropout": "none"}).augment == "none"
+    # "none" is a value of the augmentation policy (older name: `augment`), not an empty field; for optional fields
+    # it means None
+    assert load_recipe("paper", {"augment": "none", "dropout": "none"}).augmentation.policy == "none"
+    nested = load_recipe("paper", {"augmentation.policy": "randaugment", "random_erasing": "0.25"}).augmentation
+    assert (nested.policy, nested.random_erasing) == ("randaugment", 0.25)
     with pytest.raises(InputError, match="cannot be empty"):
         load_recipe("paper", {"lr": "none"})
     with pytest.raises(InputError, match="unknown recipe"):
@@ -159,10 +162,8 @@ def test_training_writes_metrics_checkpoints_and_pretrained(tmp_path: Path) -> N
     cfg = model.pretrained_cfg
     assert (cfg["input_size"], cfg["crop_pct"], cfg["interpolation"]) == (16, 1.0, "bilinear")
     assert cfg["labels"][:2] == ["T-shirt/top", "Trouser"] and len(cfg["labels"]) == 10
-    from effnet.prediction import model_labels
-
-    assert model_labels(model, 10)[9] == "Ankle boot"
-    assert effnet.from_pretrained(out / "pretrained-ema").pretrained_cfg == cfg
+    assert model.preprocessing.class_names(10)[9] == "Ankle boot"
+    assert effnet.from_pretrained(out / "pretrained-ema").preprocessing == model.preprocessing
 
 
 def test_trainer_defaults_to_channels_last_on_cpu(tmp_path: Path) -> None:
@@ -177,13 +178,13 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path: Path, monkeypat
     out = tmp_path / "run"
     Trainer(tiny_config(data, out, epochs=1)).fit()
     before = (out / "last.pt").read_bytes(), (out / "metrics.jsonl").read_bytes()
-    real = loop.SeededDataset.__getitem__
+    real = datasets.SeededDataset.__getitem__
 
     def poisoned(self, index):
         image, label = real(self, index)
         return image * float("nan") if self.epoch == 1 else image, label
 
-    monkeypatch.setattr(loop.SeededDataset, "__getitem__", poisoned)
+    monkeypatch.setattr(datasets.SeededDataset, "__getitem__", poisoned)
     with pytest.raises(TrainingDiverged, match=r"loss became nan at step 5 .*Last good checkpoint: .*last\.pt"):
         Trainer(tiny_config(data, out, epochs=2, resume=True)).fit()
     assert ((out / "last.pt").read_bytes(), (out / "metrics.jsonl").read_bytes()) == before
@@ -198,7 +199,7 @@ def test_contradictory_options_are_rejected(tmp_path: Path) -> None:
         Trainer(tiny_config(data, tmp_path / "a", amp="fp16", device="cpu"))
     with pytest.raises(InputError, match="no checkpoint"):
         Trainer(tiny_config(data, tmp_path / "a", resume=True))
-    with pytest.raises(InputError, match="need --pretrained or --weights"):
+    with pytest.raises(InputError, match="needs pretrained weights or a weights file"):
         Trainer(tiny_config(data, tmp_path / "a", freeze_backbone=True))
     with pytest.raises(InputError, match="larger than the training set"):
         Trainer(tiny_config(data, tmp_path / "a", batch_size=32)).fit()

@@ -123,7 +123,7 @@ def test_save_and_from_pretrained_round_trip(tmp_path):
 def test_save_pretrained_into_a_file_is_an_error(tmp_path):
     target = tmp_path / "file"
     target.write_text("keep me")
-    with pytest.raises(WeightsError, match="is a file"):
+    with pytest.raises(effnet.OutputError, match="is not a folder"):
         effnet.save_pretrained(effnet.create_model("efficientnet-lite0"), target)
     assert target.read_text() == "keep me"
 

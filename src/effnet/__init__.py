@@ -1,34 +1,47 @@
 """effnet: EfficientNet (Tan & Le, ICML 2019) as data -- specs, compound scaling, builders, weights."""
 
+from importlib.metadata import PackageNotFoundError, version
+
 from .budget import BudgetFit, fit_budget
-from .build import BLOCKS, EffNet, FeatureExtractor, build, register_block
-from .errors import InputError, WeightsError
+from .build import EffNet, FeatureExtractor, build
+from .cost import Site, Tally
+from .errors import InputError, OutputError, UnknownModelError, WeightsError
 from .inference import optimize_for_inference
-from .models import create_model, resolve_spec
+from .loader import create_model, from_pretrained, load_model
+from .operators import BlockContext, list_operators, register_operator
 from .prediction import predict
+from .preprocessing import Preprocessing
 from .pretrained import list_pretrained
 from .profiling import Profile, profile
-from .scaling import ALPHA, BETA, GAMMA, compound, round_channels, round_repeats, round_resolution, scale
+from .scaling import ALPHA, BETA, GAMMA, compound, round_channels, round_repeats, round_resolution
 from .spec import NetSpec, SpecError, Stage
-from .weights import LoadReport, from_pretrained, load_weights, safe_load, save_pretrained
-from .zoo import UnknownModelError, get_spec, list_models
+from .specs import resolve_spec, scale
+from .weights import LoadReport, load_weights, safe_load, save_pretrained
+from .zoo import get_spec, list_models
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("effnet")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
 
 __all__ = [
     "ALPHA",
     "BETA",
-    "BLOCKS",
     "GAMMA",
+    "BlockContext",
     "BudgetFit",
     "EffNet",
     "FeatureExtractor",
     "InputError",
     "LoadReport",
     "NetSpec",
+    "OutputError",
+    "Preprocessing",
     "Profile",
+    "Site",
     "SpecError",
     "Stage",
+    "Tally",
     "UnknownModelError",
     "WeightsError",
     "build",
@@ -38,12 +51,14 @@ __all__ = [
     "from_pretrained",
     "get_spec",
     "list_models",
+    "list_operators",
     "list_pretrained",
+    "load_model",
     "load_weights",
     "optimize_for_inference",
     "predict",
     "profile",
-    "register_block",
+    "register_operator",
     "resolve_spec",
     "round_channels",
     "round_repeats",

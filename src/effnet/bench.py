@@ -15,7 +15,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from .export import to_onnxruntime
+from .inference import optimize_for_inference
+from .loader import load_model
 from .spec import SpecError
+from .zoo import is_registered, normalize_name
 
 Runner = Callable[[], object]
 RunnerFactory = Callable[[nn.Module, int], Runner]
@@ -101,8 +105,6 @@ def torch_runner(model: nn.Module, resolution: int) -> Runner:
 
 def onnxruntime_runner(model: nn.Module, resolution: int) -> Runner:
     """ONNX Runtime inference of one random image: the model exported (and verified) to ONNX first."""
-    from .export import to_onnxruntime
-
     session = to_onnxruntime(model, resolution=resolution, threads=torch.get_num_threads()).runner
     image = torch.randn(1, 3, resolution, resolution).numpy()
 
@@ -118,20 +120,37 @@ RUNTIMES: dict[str, RunnerFactory] = {"torch": torch_runner, "onnxruntime": onnx
 def peer_model(library: str, name: str) -> nn.Module | None:
     """The peer library's model of the same architecture (random weights), or None when the library is not
     installed or has no equivalent."""
-    from .zoo import normalize_name
-
     if library not in PEER_LIBRARIES:
         raise SpecError(f"unknown peer library {library!r}; choose from {', '.join(PEER_LIBRARIES)}")
-    peer = PEER_NAMES.get(normalize_name(name), (None, None))[PEER_LIBRARIES.index(library)]
+    peer = peer_name(library, name)
     if peer is None or importlib.util.find_spec(library) is None:
         return None
     if library == "timm":
-        import timm
+        import timm  # optional: a peer, not a dependency
 
         return timm.create_model(peer, pretrained=False)
-    import torchvision
+    import torchvision.models  # slow to import; only needed to build its models
 
     return torchvision.models.get_model(peer, weights=None)
+
+
+def peer_name(library: str, name: str) -> str | None:
+    """The peer library's name for a registered effnet model, or None when it has no such architecture."""
+    if not is_registered(name):
+        return None
+    return PEER_NAMES.get(normalize_name(name), (None, None))[PEER_LIBRARIES.index(library)]
+
+
+def missing_peers(models: Iterable[str], compare: Sequence[str]) -> list[str]:
+    """One note per requested peer that cannot be timed: not installed, or without a model's architecture."""
+    notes = []
+    for library in compare:
+        if importlib.util.find_spec(library) is None:
+            notes.append(f"{library} is not installed (pip install {library}); its rows are skipped")
+            continue
+        notes += [f"{library} has no {name}; that row is skipped" for name in models
+                  if peer_name(library, name) is None]
+    return notes
 
 
 def bench(models: Iterable[str], *, resolution: int | None = None, threads: int = 1, runs: int = 20,
@@ -139,9 +158,8 @@ def bench(models: Iterable[str], *, resolution: int | None = None, threads: int 
           optimize: bool = True) -> list[BenchRow]:
     """Time each model (and each `compare` library's version of it, interleaved with it) at batch 1 on
     `threads` CPU threads; peers without the architecture are skipped. effnet's model runs on its inference
-    path (`optimize_for_inference`: BatchNorm folded, channels-last) unless `optimize=False`."""
-    from .models import create_model
-
+    path (`optimize_for_inference`: BatchNorm folded, channels-last) unless `optimize=False`. `models` are
+    registered names or spec files."""
     if threads < 1:
         raise SpecError(f"threads must be >= 1, got {threads}")
     if runtime not in RUNTIMES:
@@ -154,11 +172,9 @@ def bench(models: Iterable[str], *, resolution: int | None = None, threads: int 
     rows: list[BenchRow] = []
     try:
         for name in models:
-            model = create_model(name)
+            model = load_model(name)
             size = resolution or model.spec.resolution
             if optimize and runtime == "torch":
-                from .inference import optimize_for_inference
-
                 model = optimize_for_inference(model)
             contenders = [("effnet", model)]
             contenders += [(lib, peer) for lib in compare if (peer := peer_model(lib, name)) is not None]

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .profiling import analyze
-from .scaling import scale
+from .scaling import scale_spec
 from .spec import NetSpec, SpecError
+from .zoo import SpecSource, get_spec
 
 METHODS = ("compound", "depth", "width", "resolution")
 # Search interval of each method's coefficient (phi is additive; the others are multipliers).
@@ -52,18 +53,15 @@ def parse_budget(text: str | float, base_macs: int) -> float:
 
 def _scaler(spec: NetSpec, method: str) -> Callable[[float], NetSpec]:
     if method == "compound":
-        return lambda c: scale(spec, phi=c)
-    return lambda c: scale(spec, **{method: c})
+        return lambda c: scale_spec(spec, phi=c)
+    return lambda c: scale_spec(spec, **{method: c})
 
 
-def fit_budget(spec: NetSpec | str, target_macs: float | str, method: str = "compound") -> BudgetFit:
+def fit_budget(spec: SpecSource, target_macs: float | str, method: str = "compound") -> BudgetFit:
     """Scale `spec` by one method so its MACs are as close as possible to `target_macs` (absolute MACs, or a
     string such as "2x" relative to the baseline). Bisection on the coefficient; rounding of channels, repeats
     and pixels makes MACs a step function, so the nearer of the two boundary steps is returned."""
-    if isinstance(spec, str):
-        from .zoo import get_spec
-
-        spec = get_spec(spec)
+    spec = get_spec(spec)
     if method not in METHODS:
         raise SpecError(f"unknown scaling method {method!r}; choose from {', '.join(METHODS)}")
     base = analyze(spec).macs

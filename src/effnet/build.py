@@ -1,74 +1,58 @@
-"""spec -> nn.Module. One generic builder; each stage operator is a registered block factory."""
+"""spec -> nn.Module. One generic builder; each stage operator comes from the operator registry."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from .layers import ConvBNAct, MBConv, NormFactory
+from . import blocks  # noqa: F401  (registers the built-in operators)
+from .layers import NormFactory
+from .operators import BlockContext, get_operator
+from .preprocessing import Preprocessing
+from .profiling import analyze
 from .spec import NetSpec, SpecError, Stage
 
-
-@dataclass(frozen=True)
-class BlockContext:
-    """What a block factory needs besides its stage row."""
-
-    in_ch: int
-    stride: int
-    drop_path: float
-    act: str
-    norm: NormFactory
-    padding: str
+MAX_PARAMS = 2_000_000_000  # 8 GB of fp32 weights: refused before anything is allocated
+MAX_CLASSES = 1_000_000
 
 
-BlockFactory = Callable[[Stage, BlockContext], nn.Module]
-BLOCKS: dict[str, BlockFactory] = {}
+def _block(stage: Stage, ctx: BlockContext, where: str) -> nn.Module:
+    try:
+        return get_operator(stage.op).build(stage, ctx)
+    except (ValueError, RuntimeError) as error:
+        if isinstance(error, SpecError):
+            raise
+        raise SpecError(f"{where} ({stage.encode()}) cannot be built: {str(error).splitlines()[0]}") from None
 
 
-def register_block(op: str) -> Callable[[BlockFactory], BlockFactory]:
-    """Decorator: make `op` usable in stage rows."""
-
-    def add(factory: BlockFactory) -> BlockFactory:
-        BLOCKS[op] = factory
-        return factory
-
-    return add
-
-
-@register_block("mbconv")
-def _mbconv(stage: Stage, ctx: BlockContext) -> nn.Module:
-    return MBConv(ctx.in_ch, stage.channels, stage.kernel, ctx.stride, stage.expand, stage.se, norm=ctx.norm,
-                  act=ctx.act, padding=ctx.padding, drop_path=ctx.drop_path, skip=stage.skip)
-
-
-@register_block("conv")
-def _conv(stage: Stage, ctx: BlockContext) -> nn.Module:
-    return ConvBNAct(ctx.in_ch, stage.channels, stage.kernel, ctx.stride, groups=stage.groups, norm=ctx.norm,
-                     act=ctx.act, padding=ctx.padding)
-
-
-def _block(stage: Stage, ctx: BlockContext) -> nn.Module:
-    if stage.op not in BLOCKS:
-        raise SpecError(f"no block is registered for operator {stage.op!r}; known: {', '.join(sorted(BLOCKS))}")
-    return BLOCKS[stage.op](stage, ctx)
+def check_size(spec: NetSpec, num_classes: int, in_chans: int = 3) -> int:
+    """The parameter count the spec asks for, from the operators' cost formulas (no allocation); a `SpecError`
+    for absurd networks, so a hostile spec file is refused at once instead of exhausting memory."""
+    for name, value, limit in (("num_classes", num_classes, MAX_CLASSES), ("in_chans", in_chans, 4096)):
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= limit:
+            raise SpecError(f"{name} must be an integer in [0, {limit}], got {value!r}")
+    if in_chans < 1:
+        raise SpecError(f"in_chans must be >= 1, got {in_chans}")
+    params = analyze(spec, max(spec.resolution, 1024), num_classes=num_classes, in_chans=in_chans).params
+    if params > MAX_PARAMS:
+        raise SpecError(f"{spec.name} would have {params:,} parameters, beyond the supported maximum {MAX_PARAMS:,}")
+    return params
 
 
 def feature_levels(spec: NetSpec) -> list[dict[str, int]]:
-    """Where the feature pyramid taps the body: the last stage at each stride, with channels and reduction
-    (the stride relative to the input, from the analytic profile so pooling inside stages is counted)."""
-    from .profiling import analyze
-
-    rows = [row for row in analyze(spec, num_classes=0).rows if row.name.startswith("stages.")]
+    """Where the feature pyramid taps the body: the last stage at each reduction (stride relative to the input),
+    following each operator's own reduction (a pool inside a block counts)."""
+    stem = spec.stem
+    reduction = get_operator(stem.op).stride_of(stem, stem.stride) * (2 if spec.stem_pool else 1)
     levels: list[dict[str, int]] = []
-    for index, row in enumerate(rows):
-        reduction = 2 ** round(math.log2(spec.resolution / row.out_size))
-        level = {"stage": index, "channels": row.channels, "reduction": reduction}
+    for index, stage in enumerate(spec.stages):
+        reduction *= get_operator(stage.op).stride_of(stage, stage.stride)
+        level = {"stage": index, "channels": stage.channels, "reduction": reduction}
         if levels and levels[-1]["reduction"] == reduction:
             levels[-1] = level
         else:
@@ -79,11 +63,12 @@ def feature_levels(spec: NetSpec) -> list[dict[str, int]]:
 class EffNet(nn.Module):
     """A network built from a `NetSpec`: stem -> stages -> head -> global pool -> dropout -> classifier."""
 
+    __jit_unused_properties__: ClassVar[list[str]] = ["pretrained_cfg"]  # a dict for Python callers, not the graph
+
     def __init__(self, spec: NetSpec, num_classes: int = 1000, in_chans: int = 3,
                  drop_path: float | None = None, dropout: float | None = None, init: bool = True) -> None:
         super().__init__()
-        if num_classes < 0 or in_chans < 1:
-            raise SpecError(f"num_classes must be >= 0 and in_chans >= 1, got {num_classes}, {in_chans}")
+        check_size(spec, num_classes, in_chans)
         self.spec = spec
         self.num_classes = num_classes
         norm: NormFactory = partial(nn.BatchNorm2d, eps=spec.bn_eps, momentum=spec.bn_momentum)
@@ -93,32 +78,38 @@ class EffNet(nn.Module):
             return BlockContext(in_ch, stride, drop, act or spec.act, norm, spec.padding)
 
         stem = spec.stem
-        layers: list[nn.Module] = [_block(stem, ctx(in_chans, stem.stride, stem.act))]
+        layers: list[nn.Module] = [_block(stem, ctx(in_chans, stem.stride, stem.act), "stem")]
         if spec.stem_pool:
             layers.append(nn.MaxPool2d(3, 2, 1))
         self.stem = layers[0] if len(layers) == 1 else nn.Sequential(*layers)
 
         stages: list[nn.Module] = []
         in_ch, index, total = stem.channels, 0, spec.num_blocks
-        for stage in spec.stages:
-            blocks = []
+        for number, stage in enumerate(spec.stages):
+            repeats = []
             for repeat in range(stage.repeats):
                 stride = stage.stride if repeat == 0 else 1
-                blocks.append(_block(stage, ctx(in_ch, stride, stage.act, rate * index / total)))
+                repeats.append(_block(stage, ctx(in_ch, stride, stage.act, rate * index / total), f"stage {number}"))
                 in_ch, index = stage.channels, index + 1
-            stages.append(nn.Sequential(*blocks))
+            stages.append(nn.Sequential(*repeats))
         self.stages = nn.Sequential(*stages)
         head = spec.head
-        self.head = _block(head, ctx(in_ch, head.stride, head.act)) if head else nn.Identity()
+        self.head = _block(head, ctx(in_ch, head.stride, head.act), "head") if head else nn.Identity()
         self.num_features = spec.num_features
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(spec.dropout if dropout is None else dropout)
         self.classifier: nn.Module = (nn.Linear(self.num_features, num_classes) if num_classes
                                       else nn.Identity())
         self.feature_info = feature_levels(spec)
-        self.pretrained_cfg: dict[str, Any] = {}
+        self.preprocessing = Preprocessing.for_resolution(spec.resolution)
+        self.weights_origin: dict[str, Any] = {}  # where loaded weights came from (model, tag, origin, file)
         if init:
             init_weights(self)
+
+    @property
+    def pretrained_cfg(self) -> dict[str, Any]:
+        """timm-style view of the preprocessing and the weights' origin (read-only; set `preprocessing`)."""
+        return {**self.weights_origin, **self.preprocessing.to_dict(), "num_classes": self.num_classes}
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """The last feature map (after the head conv), before pooling: what CAM reads."""
@@ -132,12 +123,11 @@ class EffNet(nn.Module):
 
     def reset_classifier(self, num_classes: int) -> None:
         """A fresh classifier for `num_classes` outputs, zero-initialised for transfer learning (see
-        `effnet.weights.zero_classifier`)."""
-        from .weights import zero_classifier
-
+        `zero_classifier`); the label names no longer apply."""
         self.num_classes = num_classes
         self.classifier = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
         zero_classifier(self)
+        self.preprocessing = self.preprocessing.without_labels()
 
 
 class FeatureExtractor(nn.Module):
@@ -157,6 +147,7 @@ class FeatureExtractor(nn.Module):
         self.stem = net.stem
         self.stages = nn.Sequential(*list(net.stages)[: self.taps[-1] + 1])
         self.spec = net.spec
+        self.preprocessing = net.preprocessing
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = self.stem(x)
@@ -183,6 +174,16 @@ def init_weights(module: nn.Module) -> None:
             bound = 1.0 / math.sqrt(m.out_features)
             nn.init.uniform_(m.weight, -bound, bound)
             nn.init.zeros_(m.bias)
+
+
+def zero_classifier(model: nn.Module) -> None:
+    """Start a fresh classifier at zero: pretrained features are large (Lite0's reach 6), so a randomly
+    initialised head on them gives initial losses around 18 and the first fine-tuning steps go into undoing it."""
+    classifier = getattr(model, "classifier", None)
+    if isinstance(classifier, nn.Linear):
+        with torch.no_grad():
+            classifier.weight.zero_()
+            classifier.bias.zero_()
 
 
 def build(spec: NetSpec, num_classes: int = 1000, *, in_chans: int = 3, drop_path: float | None = None,

@@ -6,17 +6,27 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 
 from .errors import USER_ERRORS
+from .outputs import disk_full
 
 # Subcommand modules, each with `add_parser(subparsers)` that sets `func(args) -> int | None`.
 COMMANDS = ("models", "info", "predict", "demo", "train", "eval", "finetune", "profile", "scale", "bench",
             "export", "cam", "quantize")
 
 
+def _version() -> str:
+    try:
+        return version("effnet")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def make_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The full parser, or with `only` just that subcommand (so `effnet info` never imports the trainer)."""
     parser = argparse.ArgumentParser(prog="effnet", description="EfficientNet and compound model scaling.")
+    parser.add_argument("--version", action="version", version=f"effnet {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         if only is None or name == only:
@@ -33,7 +43,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = args.func(args)
     except USER_ERRORS as error:
-        print(f"effnet: error: {error}", file=sys.stderr)
+        print(f"effnet: error: {_one_line(error)}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        if not disk_full(error):
+            raise
+        where = f" while writing {error.filename}" if error.filename else ""
+        print(f"effnet: error: no space left on the device{where}; nothing was replaced", file=sys.stderr)
         return 2
     except BrokenPipeError:
         sys.stderr.close()
@@ -42,6 +58,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("effnet: interrupted", file=sys.stderr)
         return 130
     return int(code or 0)
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from .spec import SpecError
-from .zoo import UnknownModelError
+
+
+class UnknownModelError(SpecError):
+    """A model name that is not in the registry (and not a spec file)."""
 
 
 class WeightsError(ValueError):
@@ -11,8 +14,21 @@ class WeightsError(ValueError):
 
 
 class InputError(ValueError):
-    """An input file (image, dataset, directory) that is missing, unreadable or malformed."""
+    """An input file (image, dataset, directory) or option that is missing, unreadable or malformed."""
 
 
-USER_ERRORS: tuple[type[Exception], ...] = (SpecError, UnknownModelError, WeightsError, InputError,
-                                            FileNotFoundError, PermissionError, IsADirectoryError)
+class OutputError(InputError):
+    """An output path that would overwrite an input, is not a regular file, or exists without `overwrite`."""
+
+
+class MissingDependency(InputError):
+    """An optional dependency is not installed; the message names the extra that provides it."""
+
+    def __init__(self, what: str, extra: str, package: str | None = None) -> None:
+        hint = f"pip install 'effnet[{extra}]'" + (f" (or: pip install {package})" if package else "")
+        super().__init__(f"{what} needs the optional dependency '{package or extra}': {hint}; from a clone: "
+                         f"pip install -e '.[{extra}]'")
+
+
+USER_ERRORS: tuple[type[Exception], ...] = (SpecError, WeightsError, InputError, FileNotFoundError, PermissionError,
+                                            IsADirectoryError, NotADirectoryError)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -11,7 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from .train.distributed import DistInfo, all_reduce_sum
+from .distributed import DistInfo, all_reduce_sum
+from .errors import InputError
 
 
 @torch.no_grad()
@@ -34,8 +34,6 @@ def evaluate(model: nn.Module, loader: DataLoader, *, num_classes: int, device: 
             logits = model(images)
         logits = logits.float()
         if logits.shape[1] < num_classes:
-            from .errors import InputError
-
             raise InputError(f"the model has {logits.shape[1]} outputs but the data has {num_classes} classes")
         k = min(5, logits.shape[1])
         top = logits.topk(k, dim=1).indices
@@ -56,51 +54,4 @@ def evaluate(model: nn.Module, loader: DataLoader, *, num_classes: int, device: 
             "top5": 100.0 * float(stats[2]) / count, "count": int(stats[3]), "per_class": per_class}
 
 
-def load_for_eval(weights: str | Path | None, model: str | None = None, *, num_classes: int | None = None,
-                  pretrained: bool = False, **model_options: Any) -> dict[str, nn.Module]:
-    """Models to evaluate: {"model": ..., "ema": ...} from a trainer checkpoint, a `save_pretrained` folder,
-    any supported weights file (with `model`), or the registered pretrained weights."""
-
-    from .build import build
-    from .errors import WeightsError
-    from .models import create_model
-    from .spec import NetSpec
-    from .train.checkpoint import is_trainer_checkpoint, load_checkpoint
-    from .weights import from_pretrained, load_weights
-
-    if weights is None:
-        if not (model and pretrained):
-            raise WeightsError("eval needs --weights FILE|DIR, or --model NAME --pretrained")
-        return {"model": create_model(model, num_classes=num_classes or 1000, pretrained=True, **model_options)}
-    path = Path(weights)
-    if not path.exists():
-        raise FileNotFoundError(f"no weights at {path}")
-    if path.is_dir():
-        return {"model": from_pretrained(path)}
-    if is_trainer_checkpoint(path):
-        import json
-
-        data = load_checkpoint(path)
-        spec = NetSpec.from_dict(json.loads(data["spec"]))
-        if model is not None:
-            from .models import resolve_spec
-
-            wanted = resolve_spec(model, **model_options)
-            if wanted.to_dict() != spec.to_dict():
-                raise WeightsError(f"{path} holds a {data.get('model')!r} checkpoint ({spec.name}), not {model!r} "
-                                   "with these options; drop --model to use the checkpoint's own spec")
-        out = {}
-        for key, state in (("model", data["model_state"]), ("ema", data.get("ema_state"))):
-            if state is None:
-                continue
-            net = build(spec, int(data["num_classes"]))
-            if key == "ema":
-                state = {k[len("module."):]: v for k, v in state.items() if k.startswith("module.")}
-            net.load_state_dict(state)
-            out[key] = net
-        return out
-    if model is None:
-        raise WeightsError(f"{path} is a plain weights file: pass --model NAME so the network can be built")
-    net = create_model(model, num_classes=num_classes or 1000, **model_options)
-    load_weights(net, path)
-    return {"model": net}
+__all__ = ["evaluate"]

@@ -7,10 +7,11 @@ difference above the tolerance raises `VerificationError`. Files are written ato
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import tempfile
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .atomic import atomic_path
-from .errors import InputError
+from .errors import InputError, MissingDependency
 from .inference import optimize_for_inference
+from .layers import SamePad2d
+from .outputs import atomic_path, check_output
 
 FORMATS = ("onnx", "torchscript", "exported-program")
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt", "exported-program": ".pt2"}
@@ -50,8 +52,6 @@ def export_resolution(model: nn.Module, resolution: int | None) -> int:
 def static_size_only(model: nn.Module, format: str) -> bool:
     """TF-"same"-padded models pad by an amount that depends on the input size's parity, which the graph
     exporters cannot keep symbolic: their ONNX / exported-program files are exported for one resolution."""
-    from .layers import SamePad2d
-
     return format != "torchscript" and any(isinstance(m, SamePad2d) for m in model.modules())
 
 
@@ -72,14 +72,25 @@ def _quiet() -> contextlib.AbstractContextManager[Any]:
     return stack
 
 
+def require_onnx(what: str = "ONNX export") -> None:
+    """A one-line error naming the `onnx` extra when the ONNX exporter's packages are missing."""
+    for package in ("onnx", "onnxscript"):
+        if importlib.util.find_spec(package) is None:
+            raise MissingDependency(what, "onnx", package)
+
+
 def export(model: nn.Module, path: str | os.PathLike[str], format: str = "onnx", *, resolution: int | None = None,
-           dynamic_batch: bool = True, dynamic_size: bool = True, fold: bool = True,
-           opset: int | None = None) -> Path:
+           dynamic_batch: bool = True, dynamic_size: bool = True, fold: bool = True, opset: int | None = None,
+           overwrite: bool = False, inputs: Iterable[str | os.PathLike[str] | None] = ()) -> Path:
     """Write `model` to `path` as `format` ("onnx", "torchscript", "exported-program"); returns the path.
 
     The exported graph is the inference path (BatchNorm folded) unless `fold=False`. The batch dimension
-    (and with `dynamic_size` the spatial ones) stay dynamic. Call `verify` afterwards (the CLI always does)."""
+    (and with `dynamic_size` the spatial ones) stay dynamic. Call `verify` afterwards (the CLI always does).
+    An existing file is replaced only with `overwrite`, and never one of `inputs` (the model's own files)."""
     check_format(format)
+    check_output(path, inputs=inputs, overwrite=overwrite)
+    if format == "onnx":
+        require_onnx()
     size = export_resolution(model, resolution)
     net = optimize_for_inference(model, channels_last=False, backend="eager") if fold else model.eval()
     example = torch.randn(2, 3, size, size)
@@ -133,7 +144,10 @@ class OnnxRuntimeModel:
     """An ONNX file run by ONNX Runtime on the CPU, called like a model: float tensor (N, 3, H, W) -> logits."""
 
     def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
-        import onnxruntime as ort
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise MissingDependency("running ONNX models", "onnx", "onnxruntime") from None
 
         self.path = Path(path)
         if not self.path.is_file():
@@ -168,13 +182,13 @@ class OnnxRuntimeModel:
 
 class OnnxRuntimeModule(nn.Module):
     """A model run by ONNX Runtime behind an `nn.Module` face (forward = the session), keeping the source
-    model's `spec` and `pretrained_cfg` so code written for effnet models (predict, bench) can call it."""
+    model's `spec` and `preprocessing` so code written for effnet models (predict, bench) can call it."""
 
     def __init__(self, runner: OnnxRuntimeModel, source: nn.Module | None = None) -> None:
         super().__init__()
         self.runner = runner
         self.spec = getattr(source, "spec", None)
-        self.pretrained_cfg = dict(getattr(source, "pretrained_cfg", None) or {})
+        self.preprocessing = getattr(source, "preprocessing", None)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.runner(images.float())
@@ -184,6 +198,9 @@ def to_onnxruntime(model: nn.Module, *, resolution: int | None = None, threads: 
     """Export `model` to a temporary ONNX file, verify it (batch 1 and 2 at `resolution`) and load it into
     ONNX Runtime; the file is removed once the session holds the graph."""
     size = export_resolution(model, resolution)
+    require_onnx("the onnxruntime path")
+    if importlib.util.find_spec("onnxruntime") is None:
+        raise MissingDependency("the onnxruntime path", "onnx", "onnxruntime")
     with tempfile.TemporaryDirectory(prefix="effnet-onnx-") as folder:
         path = export(model, Path(folder) / "model.onnx", "onnx", resolution=size)
         verify(model, path, "onnx", resolutions=(size,))

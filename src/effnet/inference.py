@@ -110,7 +110,7 @@ class FrozenShapes(nn.Module):
 
     Each new graph is checked once against the eager model on the input that created it: oneDNN-fused first,
     then unfused, and if neither traces or agrees (max abs difference over 1e-4 of the output scale), the eager
-    model runs that shape, with one warning. Other attributes (`spec`, `pretrained_cfg`, `forward_features`,
+    model runs that shape, with one warning. Other attributes (`spec`, `preprocessing`, `forward_features`,
     ...) are the eager model's, so the wrapper is a drop-in replacement for inference."""
 
     def __init__(self, module: nn.Module, *, channels_last: bool = True, max_graphs: int = 8) -> None:

@@ -1,11 +1,12 @@
-"""Classify images with a model: load, preprocess with the model's own settings, top-k labels and probabilities.
+"""Classify images with a model: load, preprocess with the model's own `Preprocessing`, top-k labels and
+probabilities.
 
 `predict(model, images)` returns one dict per image, `{"image": path, "top": [{"index", "label", "prob"}]}`;
-the pieces (`prepare`, `top_k_rows`) are public so other runtimes (e.g. ONNX) can reuse them."""
+the pieces (`model_preprocessing`, `prepare`, `top_k_rows`) are public so other runtimes (e.g. ONNX) reuse them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,21 @@ import torch
 from PIL import Image
 from torch import nn
 
+from .data.transforms import eval_transform
 from .errors import InputError
-from .labels import class_names
-from .preprocess import resolve_config, to_image, transform
+from .preprocessing import Preprocessing, to_image
 
 ImageLike = str | Path | Image.Image | np.ndarray
+
+
+def model_preprocessing(model: nn.Module, **overrides: Any) -> Preprocessing:
+    """The model's `preprocessing` (or the default for its spec's resolution, or 224 px), with overrides (None
+    means not given)."""
+    preprocessing = getattr(model, "preprocessing", None)
+    if not isinstance(preprocessing, Preprocessing):
+        spec = getattr(model, "spec", None)
+        preprocessing = Preprocessing.for_resolution(getattr(spec, "resolution", 224))
+    return preprocessing.replace(**overrides)
 
 
 def image_name(image: ImageLike, index: int) -> str:
@@ -36,13 +47,14 @@ def check_images(images: Sequence[ImageLike]) -> None:
                 raise InputError(f"not an image file: {image}")
 
 
-def prepare(images: Sequence[ImageLike], config: Mapping[str, Any]) -> torch.Tensor:
-    """Load and preprocess images into one NCHW float batch."""
+def prepare(images: Sequence[ImageLike] | ImageLike, preprocessing: Preprocessing) -> torch.Tensor:
+    """Load and preprocess images into one NCHW float batch with the one eval transform."""
     if isinstance(images, (str, Path, Image.Image, np.ndarray)):
         images = [images]
     if not images:
         raise InputError("no images given")
-    return torch.stack([transform(to_image(image), config) for image in images])
+    transform = eval_transform(preprocessing)
+    return torch.stack([transform(to_image(image)) for image in images])
 
 
 def top_k_rows(probs: torch.Tensor, labels: Sequence[str], top_k: int) -> list[list[dict[str, Any]]]:
@@ -53,23 +65,17 @@ def top_k_rows(probs: torch.Tensor, labels: Sequence[str], top_k: int) -> list[l
             for row_p, row_i in zip(values, indices)]
 
 
-def model_labels(model: nn.Module, num_classes: int) -> tuple[str, ...]:
-    """Class names for the model's outputs (its pretrained entry's label set, ImageNet for 1000 classes)."""
-    labels = (getattr(model, "pretrained_cfg", None) or {}).get("labels")
-    return class_names(labels, num_classes)
-
-
 @torch.no_grad()
 def predict(model: nn.Module, images: Sequence[ImageLike] | ImageLike, top_k: int = 5, *, batch_size: int = 16,
-            **config: Any) -> list[dict[str, Any]]:
-    """Top-k predictions per image (paths, PIL images or uint8 arrays) in eval mode on the model's device.
+            **preprocessing: Any) -> list[dict[str, Any]]:
+    """Top-k predictions per image (paths, PIL images or uint8/uint16 arrays) in eval mode on the model's device.
 
-    Preprocessing follows the model's `pretrained_cfg` (or its spec resolution); keywords such as
-    `input_size=`, `crop_pct=`, `mean=`, `std=` override it."""
+    Preprocessing follows the model's `preprocessing`; keywords such as `input_size=`, `crop_pct=`, `mean=`,
+    `std=` override it."""
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise InputError(f"top_k must be a positive integer, got {top_k!r}")
     images = [images] if isinstance(images, (str, Path, Image.Image, np.ndarray)) else list(images)
-    settings = resolve_config(model, **config)
+    settings = model_preprocessing(model, **preprocessing)
     check_images(images)
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
@@ -82,7 +88,7 @@ def predict(model: nn.Module, images: Sequence[ImageLike] | ImageLike, top_k: in
             chunk = images[start:start + batch_size]
             batch = prepare(chunk, settings).to(device=device, dtype=dtype)
             probs = model(batch).float().softmax(dim=-1)
-            labels = model_labels(model, probs.shape[-1])
+            labels = settings.class_names(probs.shape[-1])
             for offset, top in enumerate(top_k_rows(probs, labels, top_k)):
                 results.append({"image": image_name(chunk[offset], start + offset), "top": top})
     finally:
@@ -92,4 +98,4 @@ def predict(model: nn.Module, images: Sequence[ImageLike] | ImageLike, top_k: in
     return results
 
 
-__all__ = ["check_images", "image_name", "model_labels", "predict", "prepare", "top_k_rows"]
+__all__ = ["check_images", "image_name", "model_preprocessing", "predict", "prepare", "top_k_rows"]

@@ -1,13 +1,8 @@
 """Paper Tables 2/3: parameters, multiply-accumulates and activations of a network, analytic from its spec.
 
-Conventions (the paper's "FLOPS" are multiply-adds, and torchvision's `gmacs` count the same thing):
-- `macs`: multiply-accumulates of every Conv2d and Linear layer (k*k*C_in/groups per output element; a
-  Linear counts in*out). Biases, BatchNorm, activations, pooling, SE gating and residual adds are not counted.
-- `params`: every trainable parameter (conv/linear weights and biases, BatchNorm affine weights).
-- `activations`: elements of the output of every Conv2d and Linear layer for one image (Dollar et al. 2021's
-  memory-relevant figure; BN/activation outputs of the same shape are not counted again).
-`profile` computes these from the spec without running the network; `measure` counts them with forward hooks
-on a built module, which the tests use to check the analytic formulas.
+The counting conventions are in `effnet.cost`. `profile` computes these from the spec without running the
+network, with each operator's registered cost formula; `measure` counts them with forward hooks on a built module,
+which the tests use to check the analytic formulas.
 """
 
 from __future__ import annotations
@@ -19,93 +14,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import blocks  # noqa: F401  (registers the built-in operators)
+from .cost import Site, Tally, pool_size
+from .operators import get_operator
 from .spec import NetSpec, SpecError, Stage, describe
-
-
-class Tally:
-    """Running totals of one part of a network; block counters add their layers here."""
-
-    def __init__(self) -> None:
-        self.params = 0
-        self.macs = 0
-        self.activations = 0
-
-    def conv(self, cin: int, cout: int, kernel: int, size: int, stride: int = 1, *, groups: int = 1,
-             bias: bool = False, bn: bool = True, pad: int | None = None) -> int:
-        """Count a square Conv2d (+ BatchNorm); return its output size."""
-        pad = (kernel - 1) // 2 if pad is None else pad
-        out = (size + 2 * pad - kernel) // stride + 1
-        if out < 1:
-            raise SpecError(f"a {kernel}x{kernel} conv gets a {size}x{size} input: the resolution is too small")
-        weights = cout * (cin // groups) * kernel * kernel
-        self.params += weights + (cout if bias else 0) + (2 * cout if bn else 0)
-        self.macs += out * out * weights
-        self.activations += out * out * cout
-        return out
-
-    def linear(self, cin: int, cout: int) -> None:
-        """Count a Linear layer with bias applied to a vector."""
-        self.params += cin * cout + cout
-        self.macs += cin * cout
-        self.activations += cout
-
-    def add(self, other: Tally, times: int = 1) -> None:
-        self.params += other.params * times
-        self.macs += other.macs * times
-        self.activations += other.activations * times
-
-
-def pool_size(size: int, kernel: int, stride: int, pad: int = 0, ceil: bool = False) -> int:
-    """Output size of a max/avg pool (PyTorch's formula, including ceil_mode)."""
-    span = size + 2 * pad - kernel
-    out = (-(-span // stride) if ceil else span // stride) + 1
-    if ceil and (out - 1) * stride >= size + pad:
-        out -= 1
-    if out < 1:
-        raise SpecError(f"a {kernel}x{kernel} pool gets a {size}x{size} input: the resolution is too small")
-    return out
-
-
-@dataclass(frozen=True)
-class Site:
-    """Where a block sits: input channels, input size and its stride (only the first repeat strides)."""
-
-    in_ch: int
-    size: int
-    stride: int
-
-
-Counter = Callable[[Stage, Site, Tally], int]
-COUNTERS: dict[str, Counter] = {}
-
-
-def register_counter(op: str) -> Callable[[Counter], Counter]:
-    """Decorator: the analytic cost of operator `op` (adds to the tally, returns the output size)."""
-
-    def add(counter: Counter) -> Counter:
-        COUNTERS[op] = counter
-        return counter
-
-    return add
-
-
-@register_counter("conv")
-def _count_conv(stage: Stage, site: Site, tally: Tally) -> int:
-    return tally.conv(site.in_ch, stage.channels, stage.kernel, site.size, site.stride, groups=stage.groups)
-
-
-@register_counter("mbconv")
-def _count_mbconv(stage: Stage, site: Site, tally: Tally) -> int:
-    mid = int(round(site.in_ch * stage.expand))
-    size = site.size
-    if stage.expand != 1:
-        tally.conv(site.in_ch, mid, 1, size)
-    size = tally.conv(mid, mid, stage.kernel, size, site.stride, groups=mid)
-    if stage.se > 0:
-        squeeze = max(1, int(site.in_ch * stage.se))
-        tally.conv(mid, squeeze, 1, 1, bias=True, bn=False)
-        tally.conv(squeeze, mid, 1, 1, bias=True, bn=False)
-    return tally.conv(mid, stage.channels, 1, size)
+from .zoo import SpecSource, get_spec
 
 
 @dataclass(frozen=True)
@@ -157,17 +70,15 @@ class Profile:
 
 
 def _count(stage: Stage, site: Site) -> tuple[Tally, int]:
-    if stage.op not in COUNTERS:
-        raise SpecError(f"no cost formula is registered for operator {stage.op!r}")
     tally = Tally()
-    return tally, COUNTERS[stage.op](stage, site, tally)
+    return tally, get_operator(stage.op).count(stage, site, tally)
 
 
 def analyze(spec: NetSpec, resolution: int | None = None, *, num_classes: int = 1000, in_chans: int = 3) -> Profile:
     """Analytic profile of `spec` at `resolution` (default: the spec's own) without building it."""
     size = resolution or spec.resolution
-    if not isinstance(size, int) or size < 8:
-        raise SpecError(f"resolution must be an integer >= 8, got {size!r}")
+    if not isinstance(size, int) or isinstance(size, bool) or not 8 <= size <= 16384:
+        raise SpecError(f"resolution must be an integer in [8, 16384], got {size!r}")
     rows: list[ProfileRow] = []
 
     def row(name: str, stage: Stage, tally: Tally, in_size: int, out_size: int, repeats: int = 1) -> None:
@@ -284,13 +195,11 @@ def measure(model: nn.Module, resolution: int = 224, *, in_chans: int | None = N
                    sum(r.activations for r in rows), tuple(rows))
 
 
-def profile(model_or_spec_or_name: nn.Module | NetSpec | str, resolution: int | None = None, *,
+def profile(model_or_spec_or_name: nn.Module | SpecSource, resolution: int | None = None, *,
             num_classes: int | None = None) -> Profile:
-    """Params, MACs (multiply-adds, the paper's FLOPS), activations and per-stage rows of a model name, a
-    spec or a built model. Specs and effnet models are counted analytically; other modules by `measure`."""
-    if isinstance(model_or_spec_or_name, str):
-        from .zoo import get_spec
-
+    """Params, MACs (multiply-adds, the paper's FLOPS), activations and per-stage rows of a model name, a spec
+    file, a spec or a built model. Specs and effnet models are counted analytically; other modules by `measure`."""
+    if not isinstance(model_or_spec_or_name, nn.Module):
         model_or_spec_or_name = get_spec(model_or_spec_or_name)
     if isinstance(model_or_spec_or_name, NetSpec):
         return analyze(model_or_spec_or_name, resolution, num_classes=1000 if num_classes is None else num_classes)
@@ -301,4 +210,5 @@ def profile(model_or_spec_or_name: nn.Module | NetSpec | str, resolution: int | 
             return analyze(spec, resolution, num_classes=getattr(model, "num_classes", 1000),
                            in_chans=_first_conv_channels(model))
         return measure(model, resolution or (spec.resolution if isinstance(spec, NetSpec) else 224))
-    raise SpecError(f"profile() needs a model name, NetSpec or nn.Module, got {type(model_or_spec_or_name).__name__}")
+    raise SpecError(f"profile() needs a model name, spec file, NetSpec or nn.Module, got "
+                    f"{type(model_or_spec_or_name).__name__}")

@@ -24,10 +24,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .atomic import atomic_path
-from .errors import InputError
+from .data import NAMED_DATASETS, make_dataset
+from .data.transforms import eval_transform
+from .errors import InputError, MissingDependency
 from .export import OnnxRuntimeModel
-from .preprocess import load_image, transform
+from .outputs import atomic_path, check_output
+from .preprocessing import Preprocessing, load_image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -53,7 +55,10 @@ class Sample:
 
 
 def _skimage(name: str) -> Image.Image:
-    import skimage.data
+    try:
+        import skimage.data
+    except ImportError:
+        raise MissingDependency("the built-in sample photos", "demo", "scikit-image") from None
 
     data = getattr(skimage.data, name)()
     data = data[0] if isinstance(data, tuple) else data
@@ -62,16 +67,17 @@ def _skimage(name: str) -> Image.Image:
     return Image.fromarray(data).convert("RGB")
 
 
-def views(image: Image.Image, config: dict[str, Any], count: int = 8) -> list[torch.Tensor]:
+def views(image: Image.Image, config: Preprocessing, count: int = 8) -> list[torch.Tensor]:
     """`count` deterministic views: centre crops at three crop fractions, corner-shifted crops, and flips."""
     out: list[torch.Tensor] = []
-    for crop_pct in (config["crop_pct"], 1.0, 0.75):
-        tensor = transform(image, {**config, "crop_pct": crop_pct})
+    for crop_pct in (config.crop_pct, 1.0, 0.75):
+        tensor = eval_transform(config.replace(crop_pct=crop_pct))(image)
         out.extend([tensor, tensor.flip(-1)])
     width, height = image.size
     side = min(width, height)
+    transform = eval_transform(config)
     for left, top in ((0, 0), (width - side, height - side)):
-        out.append(transform(image.crop((left, top, left + side, top + side)), config))
+        out.append(transform(image.crop((left, top, left + side, top + side))))
     return out[:count]
 
 
@@ -85,20 +91,16 @@ def _image_files(folder: Path) -> list[Path]:
 
 
 def _is_named_dataset(source: str | os.PathLike[str]) -> bool:
-    from .data import NAMED_DATASETS
-
     return str(source).lower().replace("_", "-") in NAMED_DATASETS
 
 
 class DatasetSamples(Sequence[Sample]):
     """A named dataset's images as preprocessed `Sample`s, made on access (10k views never sit in memory)."""
 
-    def __init__(self, name: str, split: str, config: dict[str, Any], *, limit: int | None = None,
+    def __init__(self, name: str, split: str, config: Preprocessing, *, limit: int | None = None,
                  data_dir: str | os.PathLike[str] | None = None, spread: bool = False) -> None:
-        from .data import make_dataset
-
-        self.dataset = make_dataset(str(name), split, data_dir=data_dir)
-        self.config, total = config, len(self.dataset)
+        self.dataset = make_dataset(str(name), split, data_dir=data_dir, transform=eval_transform(config))
+        total = len(self.dataset)
         count = total if limit is None else min(limit, total)
         # spread=True takes evenly spaced images (a class-balanced-enough calibration set from a sorted split)
         self.indices = [i * total // count for i in range(count)] if spread else list(range(count))
@@ -110,14 +112,10 @@ class DatasetSamples(Sequence[Sample]):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         image, label = self.dataset[self.indices[index]]
-        if isinstance(image, torch.Tensor):
-            from torchvision.transforms.v2.functional import to_pil_image
-
-            image = to_pil_image(image)
-        return Sample(transform(image, self.config), (int(label),))
+        return Sample(image, (int(label),))
 
 
-def calibration_samples(source: str | os.PathLike[str], config: dict[str, Any], limit: int = 64, *,
+def calibration_samples(source: str | os.PathLike[str], config: Preprocessing, limit: int = 64, *,
                         data_dir: str | os.PathLike[str] | None = None) -> list[Sample]:
     """Calibration inputs from a folder of images, a named dataset's training split (`data_dir` as for
     training) or the built-in `skimage` set (up to `limit` views)."""
@@ -132,7 +130,7 @@ def calibration_samples(source: str | os.PathLike[str], config: dict[str, Any], 
     return samples[:limit]
 
 
-def labelled_samples(source: str | os.PathLike[str], config: dict[str, Any], *, limit: int | None = None,
+def labelled_samples(source: str | os.PathLike[str], config: Preprocessing, *, limit: int | None = None,
                      data_dir: str | os.PathLike[str] | None = None) -> Sequence[Sample]:
     """The labelled set: a named dataset's test split (the first `limit` images), `skimage-imagenet` (built in,
     see the module docstring) or a folder whose sub-folders are class indices (`root/281/x.jpg`), one centre
@@ -144,11 +142,12 @@ def labelled_samples(source: str | os.PathLike[str], config: dict[str, Any], *, 
                 for view in views(_skimage(name), config)]
     root = Path(source)
     samples = []
+    transform = eval_transform(config)
     for path in _image_files(root):
         folder = path.relative_to(root).parts[0]
         if not folder.isdigit():
             raise InputError(f"labelled folders must be named by class index, got {root / folder}")
-        samples.append(Sample(transform(load_image(path), config), (int(folder),)))
+        samples.append(Sample(transform(load_image(path)), (int(folder),)))
     return samples
 
 
@@ -215,7 +214,7 @@ def _clipped_ranges(model: Path, input_name: str, calibration: Sequence[Sample],
 
 def quantize_onnx(fp32_path: str | os.PathLike[str], int8_path: str | os.PathLike[str],
                   calibration: Sequence[Sample], *, per_channel: bool = True, method: str = "minmax",
-                  holdout: Sequence[Sample] | None = None) -> Path:
+                  holdout: Sequence[Sample] | None = None, overwrite: bool = False) -> Path:
     """Static int8 quantization (QDQ, per-channel int8 weights, uint8 activations).
 
     `method` sets each activation's range from the calibration images: `minmax` (default) takes the extremes
@@ -226,7 +225,9 @@ def quantize_onnx(fp32_path: str | os.PathLike[str], int8_path: str | os.PathLik
     percentile and keeps the one whose outputs stay closest to fp32 (mean KL divergence of the softmax) on
     `holdout` images (by default every fourth calibration image, held out of that trial), then calibrates with
     all the images. The method used (and for `auto` every score) is stored in the model's metadata under
-    `effnet.calibration` (`calibration_report` reads it)."""
+    `effnet.calibration` (`calibration_report` reads it). An existing output is replaced only with `overwrite`,
+    and never the fp32 input itself."""
+    check_output(int8_path, inputs=[fp32_path], overwrite=overwrite)
     if method not in CALIBRATION_METHODS:
         raise InputError(f"unknown calibration method {method!r}; choose from {', '.join(CALIBRATION_METHODS)}")
     if not calibration:

@@ -14,6 +14,7 @@ import warnings
 from .spec import NetSpec, SpecError, Stage
 
 ALPHA, BETA, GAMMA = 1.2, 1.1, 1.15  # paper Section 3.3, found by the Step 1 grid search
+MIN_MULTIPLIER, MAX_MULTIPLIER = 1e-4, 1e4  # far outside any buildable network; refused before any rounding
 
 
 class ScalingWarning(UserWarning):
@@ -36,7 +37,14 @@ def compound(phi: float, alpha: float = ALPHA, beta: float = BETA, gamma: float 
         warnings.warn(
             f"alpha * beta^2 * gamma^2 = {product:.3f}, far from 2: FLOPS will grow by {product:.3f}^phi",
             ScalingWarning, stacklevel=2)
-    return alpha**phi, beta**phi, gamma**phi
+    try:
+        coefficients = (alpha**phi, beta**phi, gamma**phi)
+    except OverflowError:
+        raise SpecError(f"phi = {phi:g} overflows the scaling coefficients") from None
+    if not all(MIN_MULTIPLIER <= c <= MAX_MULTIPLIER for c in coefficients):
+        raise SpecError(f"phi = {phi:g} gives multipliers {tuple(round(c, 6) for c in coefficients)}, outside "
+                        f"[{MIN_MULTIPLIER:g}, {MAX_MULTIPLIER:g}]")
+    return coefficients
 
 
 def round_channels(channels: int, width: float = 1.0, divisor: int = 8, min_value: int | None = None) -> int:
@@ -71,11 +79,14 @@ def dropout_for_phi(phi: float) -> float:
 
 def _check_positive(**values: float) -> None:
     for name, value in values.items():
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+                and value > 0):
             raise SpecError(f"{name} coefficient must be a positive number, got {value!r}")
+        if not MIN_MULTIPLIER <= value <= MAX_MULTIPLIER:
+            raise SpecError(f"{name} coefficient {value:g} is outside [{MIN_MULTIPLIER:g}, {MAX_MULTIPLIER:g}]")
 
 
-def scale(spec: NetSpec | str, *, phi: float | None = None, depth: float = 1.0, width: float = 1.0,
+def scale_spec(spec: NetSpec, *, phi: float | None = None, depth: float = 1.0, width: float = 1.0,
           resolution: float = 1.0, image_size: int | None = None,
           alpha: float = ALPHA, beta: float = BETA, gamma: float = GAMMA,
           fix_stem_head: bool | None = None, fix_first_last_depth: bool | None = None,
@@ -86,10 +97,8 @@ def scale(spec: NetSpec | str, *, phi: float | None = None, depth: float = 1.0, 
     input size in pixels instead of a multiplier (how the official B1-B7 table is written). The operators
     F_i never change. Lite rules: `fix_stem_head` keeps stem/head channels, `fix_first_last_depth` keeps the
     first and last stage's repeats (defaults come from the spec)."""
-    if isinstance(spec, str):
-        from .zoo import get_spec
-
-        spec = get_spec(spec)
+    if not isinstance(spec, NetSpec):
+        raise SpecError(f"scale_spec() needs a NetSpec, got {type(spec).__name__} (effnet.scale takes names too)")
     if phi is not None:
         if (depth, width, resolution) != (1.0, 1.0, 1.0):
             raise SpecError("pass either phi or explicit depth/width/resolution multipliers, not both")

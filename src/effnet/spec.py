@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -16,9 +17,18 @@ _FLOAT_KEYS = {"e": "expand", "se": "se"}
 _INT_KEYS = {"r": "repeats", "k": "kernel", "s": "stride", "c": "channels", "g": "groups"}
 _TOKEN = re.compile(r"^(se|r|k|s|e|c|g)(\d+(?:\.\d+)?)$")
 
+# Bounds that keep a spec (or a hostile spec file) from describing a network no machine could build: a file that
+# asks for more is refused at once instead of exhausting memory. The largest published networks are far inside.
+LIMITS = {"repeats": 1024, "kernel": 31, "stride": 8, "channels": 32768, "groups": 32768, "expand": 64.0,
+          "resolution": 8192}
+
 
 class SpecError(ValueError):
     """A spec, stage string or option that cannot describe a network."""
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _fmt(value: float) -> str:
@@ -51,10 +61,18 @@ class Stage:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise SpecError(f"stage {name} must be a positive integer, got {value!r}")
-        if self.expand <= 0:
-            raise SpecError(f"stage expand ratio must be > 0, got {self.expand}")
+            if value > LIMITS[name]:
+                raise SpecError(f"stage {name} = {value} is beyond the supported maximum {LIMITS[name]}")
+        for name in ("expand", "se"):
+            value = getattr(self, name)
+            if not _is_number(value):
+                raise SpecError(f"stage {name} must be a finite number, got {value!r}")
+        if not 0 < self.expand <= LIMITS["expand"]:
+            raise SpecError(f"stage expand ratio must be in (0, {LIMITS['expand']:g}], got {self.expand}")
         if not 0 <= self.se < 1:
             raise SpecError(f"stage SE ratio must be in [0, 1), got {self.se}")
+        if not isinstance(self.skip, bool):
+            raise SpecError(f"stage skip must be true or false, got {self.skip!r}")
         if self.act is not None and self.act not in ACTIVATIONS:
             raise SpecError(f"unknown activation {self.act!r}; choose from {', '.join(ACTIVATIONS)}")
 
@@ -81,6 +99,8 @@ class Stage:
     @classmethod
     def decode(cls, text: str) -> Stage:
         """Parse the compact form written by `encode`."""
+        if not isinstance(text, str) or len(text) > 200:
+            raise SpecError(f"a stage must be a short string such as mbconv_r2_k3_s2_e6_c24, got {text!r:.80}")
         op, *tokens = text.strip().split("_")
         values: dict[str, Any] = {"op": op}
         for token in tokens:
@@ -133,10 +153,27 @@ class NetSpec:
     extra: tuple[tuple[str, Any], ...] = field(default=())
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise SpecError(f"spec name must be a non-empty string, got {self.name!r}")
+        if not isinstance(self.stem, Stage) or (self.head is not None and not isinstance(self.head, Stage)):
+            raise SpecError("spec stem and head must be stages")
+        if not isinstance(self.stages, tuple) or not all(isinstance(s, Stage) for s in self.stages):
+            raise SpecError("spec stages must be a tuple of stages")
         if not self.stages:
             raise SpecError("a network needs at least one stage")
-        if self.resolution < 8:
-            raise SpecError(f"input resolution must be >= 8, got {self.resolution}")
+        if len(self.stages) > 256:
+            raise SpecError(f"a network of {len(self.stages)} stages is beyond the supported maximum 256")
+        if not isinstance(self.resolution, int) or isinstance(self.resolution, bool):
+            raise SpecError(f"input resolution must be an integer, got {self.resolution!r}")
+        if not 8 <= self.resolution <= LIMITS["resolution"]:
+            raise SpecError(f"input resolution must be in [8, {LIMITS['resolution']}], got {self.resolution}")
+        for name in ("dropout", "drop_path", "bn_eps", "bn_momentum"):
+            if not _is_number(getattr(self, name)):
+                raise SpecError(f"{name} must be a finite number, got {getattr(self, name)!r}")
+        if not isinstance(self.width_divisor, int) or not 1 <= self.width_divisor <= 256:
+            raise SpecError(f"width_divisor must be an integer in [1, 256], got {self.width_divisor!r}")
+        if len(self.coefficients) != 3 or not all(_is_number(c) and c > 0 for c in self.coefficients):
+            raise SpecError(f"coefficients must be three positive numbers, got {self.coefficients!r}")
         if not 0 <= self.dropout < 1:
             raise SpecError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0 <= self.drop_path < 1:
@@ -171,21 +208,41 @@ class NetSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NetSpec:
+        """The inverse of `to_dict`; anything malformed is a `SpecError` naming the problem."""
+        if not isinstance(data, dict):
+            raise SpecError(f"a spec must be a JSON object, got {type(data).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         if unknown:
             raise SpecError(f"unknown spec fields: {', '.join(sorted(unknown))}")
         values = dict(data)
         try:
-            values["stem"] = Stage.decode(values["stem"])
-            values["stages"] = tuple(Stage.decode(text) for text in values["stages"])
-            values["head"] = Stage.decode(values["head"]) if values.get("head") else None
+            stages = values["stages"]
+            if not isinstance(stages, list) or not all(isinstance(text, str) for text in stages):
+                raise SpecError("spec stages must be a list of stage strings")
+            if len(stages) > 256:
+                raise SpecError(f"a network of {len(stages)} stages is beyond the supported maximum 256")
+            values["stem"] = Stage.decode(_text(values["stem"], "stem"))
+            values["stages"] = tuple(Stage.decode(text) for text in stages)
+            values["head"] = Stage.decode(_text(values["head"], "head")) if values.get("head") else None
         except KeyError as missing:
             raise SpecError(f"spec lacks field {missing}") from None
         if "coefficients" in values:
-            values["coefficients"] = tuple(float(v) for v in values["coefficients"])
+            coefficients = values["coefficients"]
+            if not isinstance(coefficients, (list, tuple)) or not all(_is_number(v) for v in coefficients):
+                raise SpecError(f"spec coefficients must be three numbers, got {coefficients!r}")
+            values["coefficients"] = tuple(float(v) for v in coefficients)
         if "extra" in values:
-            values["extra"] = tuple((str(k), v) for k, v in values["extra"])
+            extra = values["extra"]
+            if not isinstance(extra, list) or not all(isinstance(i, (list, tuple)) and len(i) == 2 for i in extra):
+                raise SpecError("spec extra must be a list of [key, value] pairs")
+            values["extra"] = tuple((str(k), v) for k, v in extra)
+        for name, kind in (("name", str), ("act", str), ("padding", str), ("family", str), ("resolution", int),
+                           ("width_divisor", int), ("fix_stem_head", bool), ("fix_first_last_depth", bool),
+                           ("stem_pool", bool)):
+            if name in values and (not isinstance(values[name], kind) or (kind is int and
+                                                                            isinstance(values[name], bool))):
+                raise SpecError(f"spec field {name} must be a {kind.__name__}, got {values[name]!r}")
         return cls(**values)
 
     def to_json(self) -> str:
@@ -197,6 +254,12 @@ class NetSpec:
             return cls.from_dict(json.loads(text))
         except json.JSONDecodeError as error:
             raise SpecError(f"spec is not valid JSON: {error}") from None
+
+
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise SpecError(f"spec {name} must be a stage string, got {type(value).__name__}")
+    return value
 
 
 _OP_NAMES = {"conv": "Conv{k}x{k}", "mbconv": "MBConv{e}, k{k}x{k}"}

@@ -7,20 +7,26 @@ which refuses any pickle that would construct objects other than tensors and pla
 from __future__ import annotations
 
 import json
+import math
 import pickle
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .atomic import atomic_path
+from .build import zero_classifier
 from .errors import WeightsError
 from .layers import ConvBNAct, MBConv, SqueezeExcite
-from .spec import NetSpec, SpecError
+from .outputs import atomic_path, check_output
+from .preprocessing import Preprocessing
+from .spec import NetSpec
+from .zoo.registry import SPEC_FILE_LIMIT
 
 FORMATS = ("effnet", "timm", "torchvision", "efficientnet_pytorch")
 _WRAPPERS = ("state_dict", "model", "model_state_dict", "module")
@@ -40,30 +46,48 @@ class LoadReport:
     head_reset: bool = False
 
 
-def safe_load(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read a checkpoint file into a flat {name: tensor} dict without executing any code from it."""
+def _is_safetensors(path: Path) -> bool:
+    """safetensors files start with an 8-byte header length and then the JSON header itself."""
+    with path.open("rb") as handle:
+        start = handle.read(9)
+    return len(start) == 9 and start[8:9] == b"{"
+
+
+def read_checkpoint(path: str | Path) -> Any:
+    """The raw content of a checkpoint file (safetensors or a `torch.save` file read with `weights_only=True`),
+    without executing any code from it; a one-line `WeightsError` for anything that is not a checkpoint."""
     path = Path(path)
     if path.is_dir():
         path = path / WEIGHTS_NAME
     if not path.is_file():
         raise WeightsError(f"checkpoint not found: {path}")
-    if path.suffix == ".safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
+    if path.stat().st_size == 0:
+        raise WeightsError(f"{path} is empty, not a checkpoint")
+    if _is_safetensors(path):
         try:
             return load_file(str(path), device="cpu")
-        except (SafetensorError, OSError, ValueError) as error:
+        except (SafetensorError, OSError, ValueError, RuntimeError) as error:
             raise WeightsError(f"corrupt or truncated safetensors file {path}: {error}") from None
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else "unsupported object"
-        raise WeightsError(f"refusing to load {path}: it holds Python objects that could run code when unpickled "
-                           f"({first}); only tensors are accepted") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as error:
-        raise WeightsError(f"corrupt or truncated checkpoint {path}: {str(error).splitlines()[0]}") from None
-    return state_dict_of(obj, source=str(path))
+        text = str(error).strip()
+        if "weights only" in text.lower() or "weights_only" in text.lower():
+            first = next((line for line in text.splitlines() if "GLOBAL" in line or "Unsupported" in line),
+                         text.splitlines()[0])
+            raise WeightsError(f"refusing to load {path}: it holds Python objects that could run code when "
+                               f"unpickled ({first.strip()[:160]}); only tensors are accepted") from None
+        raise WeightsError(f"{path} is not a checkpoint (neither safetensors nor a torch.save file)") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, TypeError, AttributeError,
+            IndexError, KeyError, MemoryError, OverflowError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        first = first.split(". ")[0][:120]
+        raise WeightsError(f"corrupt or truncated checkpoint {path} (or not a checkpoint at all: {first})") from None
+
+
+def safe_load(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read a checkpoint file into a flat {name: tensor} dict without executing any code from it."""
+    return state_dict_of(read_checkpoint(path), source=str(path))
 
 
 def state_dict_of(obj: Any, source: str = "checkpoint") -> dict[str, torch.Tensor]:
@@ -78,6 +102,8 @@ def state_dict_of(obj: Any, source: str = "checkpoint") -> dict[str, torch.Tenso
             break
     state: dict[str, torch.Tensor] = {}
     for key, value in obj.items():
+        if not isinstance(key, str):
+            raise WeightsError(f"{source} is not a state dict (a key is a {type(key).__name__})")
         if not isinstance(value, torch.Tensor):
             raise WeightsError(f"{source}: entry {key!r} is a {type(value).__name__}, not a tensor")
         for prefix in _PREFIXES:
@@ -197,6 +223,18 @@ def to_effnet_names(model: nn.Module, state: Mapping[str, torch.Tensor], fmt: st
     return renamed, missing, unused
 
 
+def check_values(state: Mapping[str, torch.Tensor], own: Mapping[str, torch.Tensor], origin: str) -> None:
+    """Every tensor meant for a floating-point parameter or buffer must be floating-point and finite."""
+    for key, value in state.items():
+        if not own[key].is_floating_point():
+            continue
+        if not value.is_floating_point():
+            raise WeightsError(f"{origin}: {key} holds {str(value.dtype).replace('torch.', '')} values where "
+                               "floating-point weights are expected")
+        if not bool(torch.isfinite(value).all()):
+            raise WeightsError(f"{origin}: {key} holds NaN or infinite values")
+
+
 def _summarise(keys: list[str], limit: int = 6) -> str:
     shown = ", ".join(keys[:limit])
     return shown + (f" (+{len(keys) - limit} more)" if len(keys) > limit else "")
@@ -242,6 +280,7 @@ def load_weights(model: nn.Module, source: str | Path | Mapping[str, torch.Tenso
         head_reset = True
     mismatched = [f"{k} {tuple(renamed[k].shape)} vs {tuple(own[k].shape)}" for k in renamed
                   if k in own and renamed[k].shape != own[k].shape]
+    check_values({k: v for k, v in renamed.items() if k in own}, own, origin)
     if mismatched:
         raise WeightsError(f"{origin} ({fmt} naming) does not fit this model: shape mismatch in "
                            f"{_summarise(mismatched, 3)}")
@@ -259,36 +298,31 @@ def load_weights(model: nn.Module, source: str | Path | Mapping[str, torch.Tenso
     return LoadReport(fmt, len(usable), missing, unexpected, head_reset)
 
 
-def zero_classifier(model: nn.Module) -> None:
-    """Start a fresh classifier at zero: pretrained features are large (Lite0's reach 6), so a randomly
-    initialised head on them gives initial losses around 18 and the first fine-tuning steps go into undoing it."""
-    classifier = getattr(model, "classifier", None)
-    if isinstance(classifier, nn.Linear):
-        with torch.no_grad():
-            classifier.weight.zero_()
-            classifier.bias.zero_()
-
-
 def _atomic_write(path: Path, write: Any) -> None:
     """Write via a temp file in the same directory, then rename: a crash never leaves a half file."""
-    with atomic_path(path, suffix=".tmp") as temp:
+    with atomic_path(path) as temp:
         write(str(temp))
 
 
-def save_pretrained(model: nn.Module, directory: str | Path) -> Path:
-    """Write `config.json` (the spec, class count, preprocessing) and `model.safetensors`, atomically."""
-    from safetensors.torch import save_file
+def in_channels(model: nn.Module) -> int:
+    """Input channels of a model (its first convolution's)."""
+    return next((m.in_channels for m in model.modules() if isinstance(m, nn.Conv2d)), 3)
 
+
+def save_pretrained(model: nn.Module, directory: str | Path, *, overwrite: bool = False,
+                    inputs: Sequence[str | Path | None] = ()) -> Path:
+    """Write `config.json` (spec, class count, preprocessing, origin of the weights) and `model.safetensors`.
+
+    Each file is written atomically. An existing model folder is replaced only with `overwrite`; a folder that
+    is one of `inputs` (where the model was loaded from) is refused."""
     spec: NetSpec | None = getattr(model, "spec", None)
-    if spec is None:
+    if spec is None or not hasattr(model, "preprocessing"):
         raise WeightsError("save_pretrained needs an effnet model (one with a .spec)")
-    directory = Path(directory)
-    if directory.exists() and not directory.is_dir():
-        raise WeightsError(f"cannot save into {directory}: it is a file, not a directory")
+    directory = check_output(directory, inputs=inputs, overwrite=overwrite, directory=True)
     directory.mkdir(parents=True, exist_ok=True)
-    config = {"effnet_format": 1, "spec": spec.to_dict(), "num_classes": int(getattr(model, "num_classes", 0)),
-              "in_chans": int(model.stem.conv.in_channels) if hasattr(model.stem, "conv") else 3,
-              "pretrained_cfg": dict(getattr(model, "pretrained_cfg", {}) or {})}
+    config = {"effnet_format": 2, "spec": spec.to_dict(), "num_classes": int(getattr(model, "num_classes", 0)),
+              "in_chans": in_channels(model), "preprocessing": model.preprocessing.to_dict(),
+              "weights_origin": dict(getattr(model, "weights_origin", {}) or {})}
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     _atomic_write(directory / WEIGHTS_NAME, lambda temp: save_file(tensors, temp, metadata={"format": "pt"}))
     _atomic_write(directory / CONFIG_NAME, lambda temp: Path(temp).write_text(json.dumps(config, indent=2)))
@@ -296,25 +330,37 @@ def save_pretrained(model: nn.Module, directory: str | Path) -> Path:
 
 
 def read_config(directory: str | Path) -> dict[str, Any]:
-    """The parsed `config.json` of a `save_pretrained` directory (clear errors for missing/corrupt files)."""
+    """The parsed `config.json` of a `save_pretrained` directory: {"spec": NetSpec, "num_classes", "in_chans",
+    "preprocessing": Preprocessing, "weights_origin"}; one-line errors for missing, corrupt or absurd files."""
     path = Path(directory) / CONFIG_NAME
     if not path.is_file():
         raise WeightsError(f"{directory} is not an effnet model directory: {CONFIG_NAME} not found")
+    if path.stat().st_size > SPEC_FILE_LIMIT:
+        raise WeightsError(f"corrupt {path}: {path.stat().st_size:,} bytes is too large for a model config")
     try:
-        config = json.loads(path.read_text())
-        config["spec"] = NetSpec.from_dict(config["spec"])
-    except (json.JSONDecodeError, KeyError, TypeError, SpecError) as error:
-        raise WeightsError(f"corrupt {path}: {error}") from None
-    return config
+        config = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(config, dict):
+            raise TypeError(f"expected a JSON object, found {type(config).__name__}")
+        spec = NetSpec.from_dict(config["spec"])
+        num_classes, in_chans = config.get("num_classes", 1000), config.get("in_chans", 3)
+        for name, value in (("num_classes", num_classes), ("in_chans", in_chans)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise TypeError(f"{name} must be a non-negative integer, got {value!r}")
+        cfg = config.get("preprocessing") or config.get("pretrained_cfg") or {}
+        preprocessing = (Preprocessing.from_dict(cfg) if cfg.get("input_size") is not None
+                         else Preprocessing.for_resolution(spec.resolution))
+        origin = config.get("weights_origin") or {k: cfg[k] for k in ("model", "tag", "origin") if k in cfg}
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError,
+            RecursionError) as error:
+        raise WeightsError(f"corrupt {path}: {str(error).splitlines()[0] if str(error) else error!r}") from None
+    return {"spec": spec, "num_classes": num_classes, "in_chans": in_chans, "preprocessing": preprocessing,
+            "weights_origin": dict(origin) if isinstance(origin, dict) else {}}
 
 
-def from_pretrained(directory: str | Path, *, num_classes: int | None = None, reset_head: bool = False) -> nn.Module:
-    """Rebuild a model saved by `save_pretrained` and load its weights."""
-    from .build import build
-
-    config = read_config(directory)
-    model = build(config["spec"], config["num_classes"] if num_classes is None else num_classes,
-                  in_chans=config.get("in_chans", 3))
-    load_weights(model, Path(directory) / WEIGHTS_NAME, reset_head=reset_head)
-    model.pretrained_cfg = config.get("pretrained_cfg", {})
-    return model
+def stored_elements(path: str | Path) -> int:
+    """How many numbers a safetensors file holds, read from its header alone (nothing is loaded)."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return sum(math.prod(handle.get_slice(key).get_shape()) for key in handle.keys())  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError) as error:
+        raise WeightsError(f"corrupt or truncated safetensors file {path}: {error}") from None

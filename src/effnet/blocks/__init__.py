@@ -1,6 +1,6 @@
-"""Stage operators beyond MBConv, one module per block family. Importing this package registers each
-operator's builder (`effnet.build.register_block`) and its analytic cost (`effnet.profiling.register_counter`)."""
+"""The built-in stage operators, one module per block family. Importing this package registers each operator's
+module builder and its analytic cost formula in `effnet.operators`."""
 
-from . import mobilenet, resnet, shufflenet, squeezenet, xception
+from . import efficientnet, mobilenet, resnet, shufflenet, squeezenet, xception
 
-__all__ = ["mobilenet", "resnet", "shufflenet", "squeezenet", "xception"]
+__all__ = ["efficientnet", "mobilenet", "resnet", "shufflenet", "squeezenet", "xception"]

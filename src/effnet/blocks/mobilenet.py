@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..build import BlockContext, register_block
+from ..cost import Site, Tally
 from ..layers import ConvBNAct
-from ..profiling import Site, Tally, register_counter
+from ..operators import BlockContext, register_operator
 from ..spec import Stage
 
 
@@ -24,12 +24,13 @@ class DepthwiseSeparable(nn.Module):
         return self.pw(self.dw(x))
 
 
-@register_block("dwsep")
 def _dwsep(stage: Stage, ctx: BlockContext) -> nn.Module:
     return DepthwiseSeparable(ctx.in_ch, stage.channels, stage.kernel, ctx.stride, ctx)
 
 
-@register_counter("dwsep")
 def _count_dwsep(stage: Stage, site: Site, tally: Tally) -> int:
     size = tally.conv(site.in_ch, site.in_ch, stage.kernel, site.size, site.stride, groups=site.in_ch)
     return tally.conv(site.in_ch, stage.channels, 1, size)
+
+
+register_operator("dwsep", build=_dwsep, count=_count_dwsep)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..build import BlockContext, register_block
+from ..cost import Site, Tally
 from ..layers import ConvBNAct, DropPath, make_act
-from ..profiling import Site, Tally, register_counter
+from ..operators import BlockContext, register_operator
 from ..spec import Stage
 
 
@@ -33,7 +33,6 @@ def bottleneck_width(stage: Stage) -> int:
     return max(1, int(round(stage.channels * stage.expand)))
 
 
-@register_block("basic")
 def _basic(stage: Stage, ctx: BlockContext) -> nn.Module:
     body = nn.Sequential(
         ConvBNAct(ctx.in_ch, stage.channels, stage.kernel, ctx.stride, norm=ctx.norm, act=ctx.act),
@@ -41,7 +40,6 @@ def _basic(stage: Stage, ctx: BlockContext) -> nn.Module:
     return Residual(body, ctx.in_ch, stage.channels, ctx.stride, ctx)
 
 
-@register_block("bottleneck")
 def _bottleneck(stage: Stage, ctx: BlockContext) -> nn.Module:
     mid = bottleneck_width(stage)
     body = nn.Sequential(
@@ -56,7 +54,6 @@ def _count_shortcut(stage: Stage, site: Site, tally: Tally) -> None:
         tally.conv(site.in_ch, stage.channels, 1, site.size, site.stride)
 
 
-@register_counter("basic")
 def _count_basic(stage: Stage, site: Site, tally: Tally) -> int:
     size = tally.conv(site.in_ch, stage.channels, stage.kernel, site.size, site.stride)
     tally.conv(stage.channels, stage.channels, stage.kernel, size)
@@ -64,7 +61,6 @@ def _count_basic(stage: Stage, site: Site, tally: Tally) -> int:
     return size
 
 
-@register_counter("bottleneck")
 def _count_bottleneck(stage: Stage, site: Site, tally: Tally) -> int:
     mid = bottleneck_width(stage)
     tally.conv(site.in_ch, mid, 1, site.size)
@@ -72,3 +68,7 @@ def _count_bottleneck(stage: Stage, site: Site, tally: Tally) -> int:
     tally.conv(mid, stage.channels, 1, size)
     _count_shortcut(stage, site, tally)
     return size
+
+
+register_operator("basic", build=_basic, count=_count_basic)
+register_operator("bottleneck", build=_bottleneck, count=_count_bottleneck)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..build import BlockContext, register_block
+from ..cost import Site, Tally
 from ..layers import ConvBNAct
-from ..profiling import Site, Tally, register_counter
+from ..operators import BlockContext, register_operator
 from ..spec import SpecError, Stage
 
 
@@ -44,12 +44,10 @@ class ShuffleUnit(nn.Module):
         return channel_shuffle(torch.cat((self.left(left), self.right(right)), dim=1), 2)
 
 
-@register_block("shufflev2")
 def _shufflev2(stage: Stage, ctx: BlockContext) -> nn.Module:
     return ShuffleUnit(ctx.in_ch, stage.channels, stage.kernel, ctx.stride, ctx)
 
 
-@register_counter("shufflev2")
 def _count_shufflev2(stage: Stage, site: Site, tally: Tally) -> int:
     half = stage.channels // 2
     split = site.stride == 1 and site.in_ch == stage.channels
@@ -60,3 +58,6 @@ def _count_shufflev2(stage: Stage, site: Site, tally: Tally) -> int:
     size = tally.conv(half, half, stage.kernel, site.size, site.stride, groups=half)
     tally.conv(half, half, 1, size)
     return size
+
+
+register_operator("shufflev2", build=_shufflev2, count=_count_shufflev2)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..build import BlockContext, register_block
+from ..cost import Site, Tally, pool_size
 from ..layers import make_act
-from ..profiling import Site, Tally, pool_size, register_counter
+from ..operators import BlockContext, register_operator
 from ..spec import Stage
 
 
@@ -39,18 +39,15 @@ def squeeze_width(stage: Stage) -> int:
     return max(1, int(round(stage.channels * stage.expand)))
 
 
-@register_block("fire")
 def _fire(stage: Stage, ctx: BlockContext) -> nn.Module:
     return Fire(ctx.in_ch, stage.channels, squeeze_width(stage), stage.kernel, ctx.stride, ctx.act)
 
 
-@register_block("sqzstem")
 def _sqzstem(stage: Stage, ctx: BlockContext) -> nn.Module:
     return nn.Sequential(_conv(ctx.in_ch, stage.channels, stage.kernel, ctx.act, ctx.stride),
                          nn.MaxPool2d(3, 2, ceil_mode=True))
 
 
-@register_counter("fire")
 def _count_fire(stage: Stage, site: Site, tally: Tally) -> int:
     size = pool_size(site.size, 3, site.stride, ceil=True) if site.stride > 1 else site.size
     squeeze = squeeze_width(stage)
@@ -59,7 +56,14 @@ def _count_fire(stage: Stage, site: Site, tally: Tally) -> int:
     return tally.conv(squeeze, stage.channels - stage.channels // 2, stage.kernel, size, bias=True, bn=False)
 
 
-@register_counter("sqzstem")
 def _count_sqzstem(stage: Stage, site: Site, tally: Tally) -> int:
     size = tally.conv(site.in_ch, stage.channels, stage.kernel, site.size, site.stride, bias=True, bn=False, pad=0)
     return pool_size(size, 3, 2, ceil=True)
+
+
+def _sqzstem_reduction(stage: Stage, stride: int) -> int:
+    return stride * 2  # the conv's stride, then the 3x3/2 max-pool
+
+
+register_operator("fire", build=_fire, count=_count_fire)
+register_operator("sqzstem", build=_sqzstem, count=_count_sqzstem, reduction=_sqzstem_reduction)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..build import BlockContext, register_block
+from ..cost import Site, Tally, pool_size
 from ..layers import DropPath, make_act
-from ..profiling import Site, Tally, pool_size, register_counter
+from ..operators import BlockContext, register_operator
 from ..spec import Stage
 
 _LAYERS = {"xentry": (2, True), "xmiddle": (3, True), "xexit": (2, False)}  # (separable convs, widen first)
@@ -76,21 +76,18 @@ def _make(op: str) -> None:
             tally.conv(site.in_ch, stage.channels, 1, site.size, site.stride)
         return pool_size(site.size, 3, site.stride, 1) if site.stride > 1 else site.size
 
-    register_block(op)(factory)
-    register_counter(op)(counter)
+    register_operator(op, build=factory, count=counter)
 
 
 for _op in _LAYERS:
     _make(_op)
 
 
-@register_block("sepconv")
 def _sepconv(stage: Stage, ctx: BlockContext) -> nn.Module:
     return nn.Sequential(SeparableConv(ctx.in_ch, stage.channels, stage.kernel), ctx.norm(stage.channels),
                          make_act(ctx.act))
 
 
-@register_counter("sepconv")
 def _count_sepconv(stage: Stage, site: Site, tally: Tally) -> int:
     tally.conv(site.in_ch, site.in_ch, stage.kernel, site.size, groups=site.in_ch, bn=False)
     return tally.conv(site.in_ch, stage.channels, 1, site.size)
@@ -109,11 +106,13 @@ class ValidConvBNAct(nn.Module):
         return self.act(self.bn(self.conv(x)))
 
 
-@register_block("vconv")
 def _vconv(stage: Stage, ctx: BlockContext) -> nn.Module:
     return ValidConvBNAct(ctx.in_ch, stage.channels, stage.kernel, ctx.stride, ctx)
 
 
-@register_counter("vconv")
 def _count_vconv(stage: Stage, site: Site, tally: Tally) -> int:
     return tally.conv(site.in_ch, stage.channels, stage.kernel, site.size, site.stride, pad=0)
+
+
+register_operator("sepconv", build=_sepconv, count=_count_sepconv)
+register_operator("vconv", build=_vconv, count=_count_vconv)

@@ -4,9 +4,10 @@ optionally next to timm / torchvision's same architectures (`--compare timm,torc
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 
-from ..bench import PEER_LIBRARIES, RUNTIMES, bench, format_table, rows_to_dicts
+from ..bench import PEER_LIBRARIES, RUNTIMES, bench, format_table, missing_peers, rows_to_dicts
+from .options import print_json
 
 
 def _positive(text: str) -> int:
@@ -30,12 +31,13 @@ def _libraries(text: str) -> list[str]:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("bench", help="CPU latency at batch 1 (paper Table 4 method)")
-    parser.add_argument("models", nargs="+", help="registered model names")
+    parser.add_argument("models", nargs="+", metavar="MODEL", help="registered model names or spec files")
     parser.add_argument("--resolution", type=_positive, help="input size (default: each model's own)")
     parser.add_argument("--threads", type=_positive, default=1, help="CPU threads (default 1, as the paper)")
     parser.add_argument("--runs", type=_positive, default=20, help="timed runs (default 20, the paper's count)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed warm-up runs (default 3)")
-    parser.add_argument("--compare", type=_libraries, default=[], help="also time peers: timm,torchvision")
+    parser.add_argument("--compare", type=_libraries, default=[],
+                        help="also time the same architecture in timm,torchvision (when installed)")
     parser.add_argument("--runtime", choices=sorted(RUNTIMES), default="torch",
                         help="torch, or onnxruntime (each model exported to ONNX and verified first)")
     parser.add_argument("--no-optimize", action="store_true",
@@ -45,7 +47,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    for note in missing_peers(args.models, args.compare):
+        print(f"effnet: note: {note}", file=sys.stderr)
     rows = bench(args.models, resolution=args.resolution, threads=args.threads, runs=args.runs,
                  warmup=args.warmup, compare=args.compare, runtime=args.runtime, optimize=not args.no_optimize)
-    print(json.dumps(rows_to_dicts(rows), indent=2) if args.json else format_table(rows))
+    if args.json:
+        print_json(rows_to_dicts(rows))
+    else:
+        print(format_table(rows))
     return 0

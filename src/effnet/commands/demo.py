@@ -9,13 +9,17 @@ import sys
 from importlib import resources
 from typing import Any
 
-from ..errors import WeightsError
+from torch import nn
+
+from ..errors import InputError, WeightsError
+from ..loader import load_model
+from ..prediction import predict
 from ..profiling import analyze
 from ..scaling import compound, round_resolution
 from ..zoo import get_spec
 
 SAMPLES = ("chelsea", "coffee", "rocket", "camera", "astronaut")
-INSTALL = "pip install 'effnet[demo]'"
+INSTALL = "pip install 'effnet[demo]' (from a clone: pip install -e '.[demo]')"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -63,24 +67,26 @@ def sample_photos() -> dict[str, Any] | None:
     return {name: getattr(data, name)() for name in SAMPLES}
 
 
-def classify_samples(top_k: int) -> int:
-    from ..models import create_model
-    from ..prediction import predict
+def sample_predictions(photos: dict[str, Any], top_k: int) -> tuple[nn.Module, list[dict[str, Any]]]:
+    """The real pretrained Lite0 on the sample photos, through the same loader and `predict` as everything else."""
+    model = load_model("efficientnet-lite0", pretrained=True)
+    return model, predict(model, list(photos.values()), top_k=max(1, top_k))
 
+
+def classify_samples(top_k: int) -> int:
     photos = sample_photos()
     if photos is None:
         print(f"effnet: error: the photo demo needs scikit-image: {INSTALL}", file=sys.stderr)
         return 2
     try:
-        model = create_model("efficientnet-lite0", pretrained=True)
-    except WeightsError as error:
+        model, results = sample_predictions(photos, top_k)
+    except (InputError, WeightsError) as error:
         print(f"effnet: error: {error} (everything for the demo: {INSTALL})", file=sys.stderr)
         return 2
-    cfg = model.pretrained_cfg
+    pre = model.preprocessing
     print()
-    print(f"EfficientNet-Lite0, real ImageNet weights ({cfg['origin']}); input {cfg['input_size']}px, "
-          f"crop {cfg['crop_pct']:g}, {cfg['interpolation']}; top-{max(1, top_k)} labels:")
-    results = predict(model, list(photos.values()), top_k=max(1, top_k))
+    print(f"EfficientNet-Lite0, real ImageNet weights ({model.weights_origin['origin']}); input {pre.input_size}px, "
+          f"crop {pre.crop_pct:g}, {pre.interpolation}; top-{max(1, top_k)} labels:")
     for name, result in zip(photos, results):
         labels = ", ".join(f"{row['label']} {row['prob']:.1%}" for row in result["top"])
         print(f"  skimage.data.{name + '()':<13} {labels}")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from ..models import resolve_spec
 from ..profiling import analyze
+from ..specs import resolve_spec
 from .options import add_scaling_options, scaling_kwargs
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("info", help="show a model's stage table (paper Table 1 form)")
-    parser.add_argument("model", help="registered model name, e.g. efficientnet-b0")
+    parser.add_argument("model", metavar="MODEL", help="registered name (e.g. efficientnet-b0, resnet50) or spec file")
     add_scaling_options(parser)
     parser.add_argument("--json", action="store_true", help="print the spec as JSON")
     parser.set_defaults(func=run)

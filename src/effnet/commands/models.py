@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from ..profiling import analyze
 from ..zoo import get_spec, list_models
+from .options import print_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
         params = analyze(spec).params
         rows.append({"name": name, "params": params, "resolution": spec.resolution, "family": spec.family})
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print_json(rows)
         return 0
     print(f"{'model':<28}{'params':>14}{'input':>8}  family")
     for row in rows:

@@ -1,26 +1,107 @@
-"""Argument groups shared by several subcommands."""
+"""Argument groups shared by several subcommands, and the one way a command turns them into a model."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+from pathlib import Path
 from typing import Any
+
+from torch import nn
+
+from ..checkpoints import is_trainer_checkpoint
+from ..errors import InputError
+from ..loader import load_model
+from ..spec import PADDINGS
+
+__all__ = ["PADDINGS", "add_model_options", "add_scaling_options", "model_from_args", "model_source", "positive_int",
+           "print_json", "scaling_kwargs"]
 
 
 def add_scaling_options(parser: argparse.ArgumentParser) -> None:
-    """--phi / --depth / --width / --resolution-mult / --resolution (pixels)."""
+    """--phi / --depth / --width / --resolution-mult / --resolution (pixels) / --alpha / --beta / --gamma."""
     group = parser.add_argument_group("scaling (paper Eq. 2-3)")
     group.add_argument("--phi", type=float, help="compound coefficient: d=alpha^phi, w=beta^phi, r=gamma^phi")
     group.add_argument("--depth", type=float, help="depth multiplier d (repeats per stage)")
     group.add_argument("--width", type=float, help="width multiplier w (channels)")
     group.add_argument("--resolution-mult", type=float, dest="resolution_mult", help="resolution multiplier r")
     group.add_argument("--resolution", type=int, help="input size in pixels")
-    group.add_argument("--alpha", type=float, default=None)
-    group.add_argument("--beta", type=float, default=None)
-    group.add_argument("--gamma", type=float, default=None)
+    group.add_argument("--alpha", type=float, default=None, help="depth base of --phi (default 1.2)")
+    group.add_argument("--beta", type=float, default=None, help="width base of --phi (default 1.1)")
+    group.add_argument("--gamma", type=float, default=None, help="resolution base of --phi (default 1.15)")
 
 
 def scaling_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The scaling options the user gave, as `create_model`/`resolve_spec` keywords."""
-    pairs = {"phi": args.phi, "depth": args.depth, "width": args.width, "resolution": args.resolution_mult,
-             "image_size": args.resolution, "alpha": args.alpha, "beta": args.beta, "gamma": args.gamma}
-    return {k: v for k, v in pairs.items() if v is not None}
+    """The scaling options the user gave, as `load_model`/`resolve_spec` keywords (None = not given)."""
+    return {"phi": args.phi, "depth": args.depth, "width": args.width, "resolution": args.resolution_mult,
+            "image_size": args.resolution, "alpha": args.alpha, "beta": args.beta, "gamma": args.gamma}
+
+
+def add_model_options(parser: argparse.ArgumentParser, *, default: str | None = None, scaling: bool = True,
+                      num_classes: bool = True) -> None:
+    """--model / --weights / --pretrained (+ spec-field overrides and, optionally, scaling and --num-classes)."""
+    parser.add_argument("--model", default=None, metavar="NAME|SPEC.json|DIR|CHECKPOINT",
+                        help="registered name, spec file, save_pretrained folder or trainer checkpoint"
+                        + (f" (default {default})" if default else ""))
+    weights = parser.add_mutually_exclusive_group()
+    weights.add_argument("--pretrained", action="store_true", help="the model's registered pretrained weights")
+    weights.add_argument("--weights", metavar="FILE|DIR",
+                         help="weights for --model: a file in timm/torchvision/efficientnet_pytorch/effnet naming, a "
+                         "save_pretrained folder or a trainer checkpoint (the last two need no --model)")
+    group = parser.add_argument_group("settings a state dict cannot carry")
+    group.add_argument("--padding", choices=PADDINGS, help="'same' for TF-trained checkpoints")
+    group.add_argument("--bn-eps", type=float, dest="bn_eps", help="BatchNorm eps the weights were trained with")
+    if num_classes:
+        parser.add_argument("--num-classes", type=int, dest="num_classes",
+                            help="classifier outputs of --weights (default: the weights' own, else 1000)")
+    if scaling:
+        add_scaling_options(parser)
+    parser.set_defaults(model_default=default)
+
+
+def model_source(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(source, weights) for `load_model`: --weights alone may carry the architecture (a folder or a trainer
+    checkpoint); a plain weights file belongs to --model (or the command's default model)."""
+    if args.model is not None:
+        return args.model, args.weights
+    if args.weights is not None and (Path(args.weights).is_dir() or is_trainer_checkpoint(args.weights)
+                                     or args.model_default is None):
+        return args.weights, None
+    if args.model_default is None:
+        raise InputError("name the model: --model NAME|SPEC.json|DIR|CHECKPOINT (or --weights DIR|CHECKPOINT)")
+    return args.model_default, args.weights
+
+
+def model_from_args(args: argparse.Namespace, **extra: Any) -> nn.Module:
+    """The model the options describe, through the one loader."""
+    source, weights = model_source(args)
+    options = scaling_kwargs(args) if hasattr(args, "phi") else {}
+    return load_model(source, weights=weights, pretrained=args.pretrained, padding=args.padding, bn_eps=args.bn_eps,
+                      num_classes=getattr(args, "num_classes", None), **options, **extra)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
+def print_json(data: Any) -> None:
+    """Print valid JSON: NaN and infinities (which JSON cannot hold) become null."""
+    print(json.dumps(_finite(data), indent=2, allow_nan=False))

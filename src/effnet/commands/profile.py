@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from ..models import resolve_spec
 from ..profiling import analyze
-from .options import add_scaling_options, scaling_kwargs
+from ..specs import resolve_spec
+from .options import add_scaling_options, print_json, scaling_kwargs
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("profile", help="params, MACs and activations per stage (paper Tables 2-3)")
-    parser.add_argument("model", help="registered model name, e.g. efficientnet-b0 or resnet50")
+    parser.add_argument("model", metavar="MODEL", help="registered name (e.g. efficientnet-b0, resnet50) or spec file")
     add_scaling_options(parser)
     parser.add_argument("--num-classes", type=int, default=1000, dest="num_classes")
     parser.add_argument("--json", action="store_true", help="print the profile as JSON")
@@ -22,5 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     spec = resolve_spec(args.model, **scaling_kwargs(args))
     result = analyze(spec, num_classes=args.num_classes)
-    print(json.dumps(result.to_dict(), indent=2) if args.json else result.table())
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        print(result.table())
     return 0

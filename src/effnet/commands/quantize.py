@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from ..errors import InputError
 from ..export import OnnxRuntimeModel
-from ..preprocess import default_config, resolve_config
+from ..loader import load_model
+from ..outputs import check_output
+from ..preprocessing import Preprocessing
 from ..quantize import (
     CALIBRATION_METHODS,
     calibration_report,
@@ -16,12 +17,14 @@ from ..quantize import (
     labelled_samples,
     quantize_onnx,
 )
+from .options import print_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("quantize", help="int8-quantize an exported ONNX model and compare it with fp32")
     parser.add_argument("onnx", metavar="MODEL.onnx", help="fp32 ONNX file (from `effnet export`)")
     parser.add_argument("--output", required=True, metavar="FILE", help="int8 ONNX file to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     parser.add_argument("--calibration", default="skimage",
                         help="folder of calibration images, a dataset name (fashion-mnist, cifar10, cifar100: its "
                         "training split), or 'skimage' (built-in photos; default)")
@@ -35,7 +38,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "or 'skimage-imagenet' (default)")
     parser.add_argument("--num-labelled", type=int, help="use the first N labelled images (default: all)")
     parser.add_argument("--data-dir", help="where a named dataset's files are (as for `effnet train`)")
-    parser.add_argument("--model", help="model name whose preprocessing to use (default: 224 px ImageNet)")
+    parser.add_argument("--model", metavar="NAME|SPEC.json|DIR|CHECKPOINT",
+                        help="model whose preprocessing to use (default: 224 px ImageNet)")
     parser.add_argument("--pretrained", action="store_true", help="use --model's pretrained preprocessing")
     parser.add_argument("--resolution", type=int, default=224, help="input size without --model (default 224)")
     parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
@@ -43,24 +47,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output(args.output, inputs=[args.onnx, args.model], overwrite=args.overwrite)
     if args.num_calibration < 1:
         raise InputError(f"--num-calibration must be at least 1, got {args.num_calibration}")
     if args.num_labelled is not None and args.num_labelled < 1:
         raise InputError(f"--num-labelled must be at least 1, got {args.num_labelled}")
     if args.model:
-        from .export import load_named_model
-
-        config = resolve_config(load_named_model(args.model, pretrained=args.pretrained))
+        config = load_model(args.model, pretrained=args.pretrained).preprocessing
     else:
-        config = default_config(args.resolution)
+        config = Preprocessing.for_resolution(args.resolution)
     fp32 = OnnxRuntimeModel(args.onnx)
     calibration = calibration_samples(args.calibration, config, args.num_calibration, data_dir=args.data_dir)
     labelled = labelled_samples(args.labelled, config, limit=args.num_labelled, data_dir=args.data_dir)
-    path = quantize_onnx(args.onnx, args.output, calibration, method=args.calibration_method)
+    path = quantize_onnx(args.onnx, args.output, calibration, method=args.calibration_method,
+                         overwrite=args.overwrite)
     result = compare(fp32, OnnxRuntimeModel(path), labelled)
     report = calibration_report(path)
     if args.json:
-        print(json.dumps({"output": str(path), "calibration": report, **result.as_dict()}, indent=2))
+        print_json({"output": str(path), "calibration": report, **result.as_dict()})
         return 0
     if report.get("chosen_by") == "auto":
         scores = ", ".join(f"{name} {value:.2e}" for name, value in report["mean_kl"].items())

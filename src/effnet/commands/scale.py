@@ -4,17 +4,17 @@ budget with --target-macs (2x, 1.8G, ...) and --method; prints the scaled stage 
 from __future__ import annotations
 
 import argparse
-import json
 
 from ..budget import METHODS, fit_budget
-from ..models import resolve_spec
 from ..profiling import analyze
-from .options import add_scaling_options, scaling_kwargs
+from ..spec import SpecError
+from ..specs import resolve_spec
+from .options import add_scaling_options, print_json, scaling_kwargs
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("scale", help="scale a baseline (Eq. 2-3) or fit a MACs budget")
-    parser.add_argument("model", help="registered baseline name, e.g. resnet50")
+    parser.add_argument("model", metavar="MODEL", help="registered name (e.g. efficientnet-b0, resnet50) or spec file")
     add_scaling_options(parser)
     parser.add_argument("--target-macs", dest="target_macs", help="MACs budget: 2x (of the baseline), 1.8G, 400M")
     parser.add_argument("--method", choices=METHODS, default="compound", help="how to reach --target-macs")
@@ -26,9 +26,7 @@ def run(args: argparse.Namespace) -> int:
     options = scaling_kwargs(args)
     fit = None
     if args.target_macs is not None:
-        if set(options) & {"phi", "depth", "width", "resolution", "image_size"}:
-            from ..spec import SpecError
-
+        if any(options[key] is not None for key in ("phi", "depth", "width", "resolution", "image_size")):
             raise SpecError("--target-macs solves for the coefficient; do not also pass --phi/--depth/--width/...")
         fit = fit_budget(resolve_spec(args.model), args.target_macs, args.method)
         spec = fit.spec
@@ -40,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         if fit is not None:
             data["fit"] = {"method": fit.method, "coefficient": fit.coefficient, "target_macs": fit.target,
                            "base_macs": fit.base_macs, "error": fit.error}
-        print(json.dumps(data, indent=2))
+        print_json(data)
         return 0
     if fit is not None:
         label = "phi" if fit.method == "compound" else fit.method

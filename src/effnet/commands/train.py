@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import warnings
 
 from ..train import TrainConfig, Trainer, TrainingDiverged, load_recipe, parse_assignments
-from .options import add_scaling_options, scaling_kwargs
+from .options import add_scaling_options, print_json, scaling_kwargs
 
 
 def add_training_options(parser: argparse.ArgumentParser, recipe_default: str) -> None:
-    """Options shared by `train` and `finetune` (the issue's CLI contract)."""
-    parser.add_argument("--model", default="efficientnet-b0", help="registered model name (default efficientnet-b0)")
+    """Options shared by `train` and `finetune`."""
+    parser.add_argument("--model", default=None, metavar="NAME|SPEC.json",
+                        help="registered model name or spec file (train: default efficientnet-b0; finetune: default "
+                        "the architecture of --weights)")
     add_scaling_options(parser)
     parser.add_argument("--data", required=True, help="fashion-mnist, cifar10, cifar100 or an ImageFolder root "
                         "(ROOT/train/<class>/*, ROOT/val/<class>/*)")
     parser.add_argument("--data-dir", help="where the named dataset's files are (fashion-mnist default: "
                         "/usr/share/datasets/fashion-mnist from Debian's dataset-fashion-mnist)")
     parser.add_argument("--output", required=True, help="run folder: metrics.jsonl, last.pt, best.pt, pretrained/")
+    parser.add_argument("--overwrite", action="store_true", help="start over in an --output that holds a run")
     parser.add_argument("--recipe", default=recipe_default, help="paper, small-data, finetune or a YAML/JSON file "
                         f"(default {recipe_default})")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", dest="overrides",
@@ -32,7 +34,7 @@ def add_training_options(parser: argparse.ArgumentParser, recipe_default: str) -
     parser.add_argument("--max-steps", type=int, help="stop after N optimizer steps in total (across resumes)")
     parser.add_argument("--limit-train", type=int, help="train on the first N images only")
     parser.add_argument("--limit-val", type=int, help="evaluate on the first N validation images only")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--resume", nargs="?", const=True, default=False, metavar="CHECKPOINT",
                         help="continue exactly from OUTPUT/last.pt (or CHECKPOINT)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -64,14 +66,19 @@ def config_from_args(args: argparse.Namespace, **extra: object) -> TrainConfig:
     if args.lr is not None:
         overrides["lr"] = args.lr
     recipe = load_recipe(args.recipe, overrides)
-    return TrainConfig(model=args.model, model_options=scaling_kwargs(args), data=args.data, data_dir=args.data_dir,
+    weights = extra.get("weights")
+    model = args.model if args.model is not None else (weights if weights else "efficientnet-b0")
+    if args.model is None and weights:
+        extra = {**extra, "weights": None}
+    options = {key: value for key, value in scaling_kwargs(args).items() if value is not None}
+    return TrainConfig(model=model, model_options=options, data=args.data, data_dir=args.data_dir,
                        output=args.output, recipe=recipe, epochs=args.epochs, batch_size=args.batch_size,
                        max_steps=args.max_steps, limit_train=args.limit_train, limit_val=args.limit_val,
                        seed=args.seed, resume=args.resume, device=args.device, amp=args.amp,
                        channels_last=args.channels_last, compile=args.compile, accum_steps=args.accum_steps,
                        workers=args.workers, on_bad_image=args.on_bad_image, sync_bn=args.sync_bn,
                        num_classes=args.num_classes, progress=not args.no_progress, tensorboard=args.tensorboard,
-                       **extra)  # type: ignore[arg-type]
+                       overwrite=args.overwrite, **extra)  # type: ignore[arg-type]
 
 
 def execute(config: TrainConfig, as_json: bool) -> int:
@@ -96,7 +103,7 @@ def execute(config: TrainConfig, as_json: bool) -> int:
     if not main_rank:
         return 0
     if as_json:
-        print(json.dumps(summary, indent=2))
+        print_json(summary)
     elif summary["last"] is not None:
         last = summary["last"]
         ema = f", EMA top-1 {last['ema_top1']:.2f}%" if last.get("ema_top1") is not None else ""

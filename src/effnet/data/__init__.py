@@ -10,7 +10,7 @@ from ..errors import InputError
 from .cifar import cifar
 from .folder import BAD_IMAGE_POLICIES, BadImageWarning, ImageFolder
 from .idx import DEFAULT_FASHION_DIR, TensorImageDataset, fashion_mnist, read_idx
-from .transforms import TransformConfig, eval_transform, mixup, train_transform
+from .transforms import POLICIES, Augmentation, ToRGB, eval_transform, mixup, train_transform
 
 NAMED_DATASETS = ("fashion-mnist", "cifar10", "cifar100")
 SPLITS = ("train", "val", "test")
@@ -40,6 +40,6 @@ def make_dataset(name_or_path: str | Path, split: str, *, data_dir: str | Path |
     raise InputError(f"no {split}/ folder in {root} (expected {root}/{split}/<class>/<image>)")
 
 
-__all__ = ["BAD_IMAGE_POLICIES", "DEFAULT_FASHION_DIR", "NAMED_DATASETS", "BadImageWarning", "ImageFolder",
-           "TensorImageDataset", "TransformConfig", "cifar", "eval_transform", "fashion_mnist", "make_dataset",
-           "mixup", "read_idx", "train_transform"]
+__all__ = ["BAD_IMAGE_POLICIES", "DEFAULT_FASHION_DIR", "NAMED_DATASETS", "POLICIES", "Augmentation",
+           "BadImageWarning", "ImageFolder", "TensorImageDataset", "ToRGB", "cifar", "eval_transform", "fashion_mnist",
+           "make_dataset", "mixup", "read_idx", "train_transform"]

@@ -1,33 +1,46 @@
-"""Train/eval pipelines from torchvision (v2): random-resized-crop + flip + AutoAugment/RandAugment (+ erasing),
-and resize + center-crop with a crop fraction. Grayscale inputs are expanded to 3 channels."""
+"""The image pipelines, from torchvision (v2): one eval transform built from a model's `Preprocessing`, and the
+training transform (random-resized-crop, flip, AutoAugment/RandAugment/TrivialAugment, random erasing) built
+from the same preprocessing plus a recipe's `Augmentation`. Both take PIL images or uint8 CHW tensors;
+grayscale inputs become 3 channels."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torchvision.transforms import v2
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-AUGMENTS = ("autoaugment", "randaugment", "trivialaugment", "none")
+from ..errors import InputError
+from ..preprocessing import Preprocessing
+
+POLICIES = ("autoaugment", "randaugment", "trivialaugment", "none")
+_INTERPOLATION = {"bicubic": v2.InterpolationMode.BICUBIC, "bilinear": v2.InterpolationMode.BILINEAR,
+                  "nearest": v2.InterpolationMode.NEAREST}
 
 
 @dataclass(frozen=True)
-class TransformConfig:
-    """The knobs of the data pipeline (a recipe supplies them)."""
+class Augmentation:
+    """Training-time augmentation (a recipe holds one): the policy and its strength, the random-resized-crop
+    scale range, flips, random erasing and mixup."""
 
-    resolution: int
-    augment: str = "autoaugment"
+    policy: str = "autoaugment"
     randaugment_ops: int = 2
     randaugment_magnitude: int = 9
     crop_scale_min: float = 0.08
     hflip: float = 0.5
     random_erasing: float = 0.0
-    crop_fraction: float = 0.875
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
+    mixup_alpha: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.policy not in POLICIES:
+            raise InputError(f"augmentation policy must be one of {', '.join(POLICIES)}, got {self.policy!r}")
+        checks = {"randaugment_ops": 0 <= self.randaugment_ops <= 16,
+                  "randaugment_magnitude": 0 <= self.randaugment_magnitude <= 30,
+                  "crop_scale_min": 0 < self.crop_scale_min <= 1, "hflip": 0 <= self.hflip <= 1,
+                  "random_erasing": 0 <= self.random_erasing <= 1, "mixup_alpha": 0 <= self.mixup_alpha <= 100}
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise InputError(f"augmentation {bad[0]} = {getattr(self, bad[0])!r} is out of range")
 
 
 class ToRGB(torch.nn.Module):
@@ -43,33 +56,38 @@ class ToRGB(torch.nn.Module):
         return v2.functional.to_image(image[:3].contiguous())
 
 
-def _augment(config: TransformConfig) -> list[torch.nn.Module]:
-    if config.augment == "autoaugment":
+def _policy(augmentation: Augmentation) -> list[torch.nn.Module]:
+    if augmentation.policy == "autoaugment":
         return [v2.AutoAugment(v2.AutoAugmentPolicy.IMAGENET)]
-    if config.augment == "randaugment":
-        return [v2.RandAugment(config.randaugment_ops, config.randaugment_magnitude)]
-    if config.augment == "trivialaugment":
+    if augmentation.policy == "randaugment":
+        return [v2.RandAugment(augmentation.randaugment_ops, augmentation.randaugment_magnitude)]
+    if augmentation.policy == "trivialaugment":
         return [v2.TrivialAugmentWide()]
     return []
 
 
-def train_transform(config: TransformConfig) -> v2.Compose:
-    """Random-resized-crop, flip, policy augmentation, normalise, optional random erasing."""
-    ops = [ToRGB(), v2.RandomResizedCrop(config.resolution, scale=(config.crop_scale_min, 1.0), antialias=True)]
-    if config.hflip > 0:
-        ops.append(v2.RandomHorizontalFlip(config.hflip))
-    ops += _augment(config)
-    ops += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(config.mean, config.std)]
-    if config.random_erasing > 0:
-        ops.append(v2.RandomErasing(config.random_erasing, value=0))
+def _normalize(preprocessing: Preprocessing) -> list[torch.nn.Module]:
+    return [v2.ToDtype(torch.float32, scale=True), v2.Normalize(preprocessing.mean, preprocessing.std)]
+
+
+def eval_transform(preprocessing: Preprocessing) -> v2.Compose:
+    """The one eval transform: shorter side to floor(input_size / crop_pct), center crop, normalise."""
+    resize = v2.Resize(preprocessing.resize_size, interpolation=_INTERPOLATION[preprocessing.interpolation],
+                       antialias=True)
+    return v2.Compose([ToRGB(), resize, v2.CenterCrop(preprocessing.input_size), *_normalize(preprocessing)])
+
+
+def train_transform(preprocessing: Preprocessing, augmentation: Augmentation) -> v2.Compose:
+    """Random-resized-crop to the input size, flip, policy augmentation, normalise, optional random erasing."""
+    crop = v2.RandomResizedCrop(preprocessing.input_size, scale=(augmentation.crop_scale_min, 1.0),
+                                interpolation=_INTERPOLATION[preprocessing.interpolation], antialias=True)
+    ops = [ToRGB(), crop]
+    if augmentation.hflip > 0:
+        ops.append(v2.RandomHorizontalFlip(augmentation.hflip))
+    ops += [*_policy(augmentation), *_normalize(preprocessing)]
+    if augmentation.random_erasing > 0:
+        ops.append(v2.RandomErasing(augmentation.random_erasing, value=0))
     return v2.Compose(ops)
-
-
-def eval_transform(config: TransformConfig) -> v2.Compose:
-    """Resize to resolution / crop_fraction, then center-crop `resolution` (the paper's eval protocol)."""
-    resize = int(math.floor(config.resolution / config.crop_fraction))
-    return v2.Compose([ToRGB(), v2.Resize(resize, antialias=True), v2.CenterCrop(config.resolution),
-                       v2.ToDtype(torch.float32, scale=True), v2.Normalize(config.mean, config.std)])
 
 
 def mixup(images: torch.Tensor, targets: torch.Tensor, num_classes: int, alpha: float,
@@ -80,3 +98,6 @@ def mixup(images: torch.Tensor, targets: torch.Tensor, num_classes: int, alpha: 
     soft = torch.full((len(targets), num_classes), off, device=targets.device)
     soft.scatter_(1, targets[:, None], on)
     return images * lam + images.flip(0) * (1 - lam), soft * lam + soft.flip(0) * (1 - lam)
+
+
+__all__ = ["POLICIES", "Augmentation", "ToRGB", "eval_transform", "mixup", "train_transform"]

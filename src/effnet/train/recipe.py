@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from ..data.transforms import Augmentation
 from ..errors import InputError
 
 OPTIMIZERS = ("rmsproptf", "sgd", "adamw")
 SCHEDULES = ("step", "cosine", "constant")
+AUGMENTATION_FIELDS = frozenset(f.name for f in fields(Augmentation))
+ALIASES = {"augment": "policy"}  # the augmentation policy's name in recipes written before the sub-config
 
 
 @dataclass(frozen=True)
@@ -22,7 +28,8 @@ class Recipe:
 
     `lr` is per `lr_batch` images and is scaled linearly with the global batch; `decay_epochs`/`decay_rate`
     drive the `step` schedule (x0.97 every 2.4 epochs); `bn_momentum` is PyTorch's convention (TF 0.99 = 0.01);
-    `drop_path` = 1 - survival probability; `dropout=None` keeps the model's own (0.2 -> 0.5 over B0-B7)."""
+    `drop_path` = 1 - survival probability; `dropout=None` keeps the model's own (0.2 -> 0.5 over B0-B7);
+    `crop_fraction` is the validation crop; `augmentation` the training-time augmentation."""
 
     name: str = "custom"
     epochs: int = 350
@@ -45,34 +52,41 @@ class Recipe:
     dropout: float | None = None
     ema_decay: float = 0.9999
     ema_warmup: bool = True
-    augment: str = "autoaugment"
-    randaugment_ops: int = 2
-    randaugment_magnitude: int = 9
-    crop_scale_min: float = 0.08
-    hflip: float = 0.5
-    random_erasing: float = 0.0
-    mixup_alpha: float = 0.0
     crop_fraction: float = 0.875
     grad_clip: float = 0.0
+    augmentation: Augmentation = field(default_factory=Augmentation)
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise InputError(f"recipe optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.schedule not in SCHEDULES:
             raise InputError(f"recipe schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
-        from ..data.transforms import AUGMENTS
-
-        if self.augment not in AUGMENTS:
-            raise InputError(f"recipe augment must be one of {', '.join(AUGMENTS)}, got {self.augment!r}")
-        checks = {"epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1, "lr": self.lr > 0,
-                  "lr_batch": self.lr_batch >= 1, "label_smoothing": 0 <= self.label_smoothing < 1,
-                  "ema_decay": 0 <= self.ema_decay < 1, "crop_fraction": 0 < self.crop_fraction <= 1,
-                  "crop_scale_min": 0 < self.crop_scale_min <= 1, "warmup_epochs": self.warmup_epochs >= 0,
-                  "decay_epochs": self.decay_epochs > 0, "random_erasing": 0 <= self.random_erasing <= 1,
-                  "weight_decay": self.weight_decay >= 0, "mixup_alpha": self.mixup_alpha >= 0}
+        if not isinstance(self.augmentation, Augmentation):
+            raise InputError("recipe augmentation must be an Augmentation")
+        numbers = {name: getattr(self, name) for name in (
+            "lr", "momentum", "rms_decay", "eps", "weight_decay", "warmup_epochs", "decay_epochs", "decay_rate",
+            "min_lr_ratio", "label_smoothing", "ema_decay", "crop_fraction", "grad_clip")}
+        for name in ("bn_momentum", "drop_path", "dropout"):
+            if getattr(self, name) is not None:
+                numbers[name] = getattr(self, name)
+        for name, value in numbers.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise InputError(f"recipe {self.name!r}: {name} must be a finite number, got {value!r}")
+        checks = {"epochs": 1 <= self.epochs <= 100_000, "batch_size": 1 <= self.batch_size <= 1_000_000,
+                  "lr": self.lr > 0, "lr_batch": self.lr_batch >= 1, "momentum": 0 <= self.momentum < 1,
+                  "rms_decay": 0 <= self.rms_decay < 1, "eps": self.eps > 0, "weight_decay": self.weight_decay >= 0,
+                  "warmup_epochs": 0 <= self.warmup_epochs <= self.epochs, "decay_epochs": self.decay_epochs > 0,
+                  "decay_rate": 0 < self.decay_rate <= 1, "min_lr_ratio": 0 <= self.min_lr_ratio <= 1,
+                  "label_smoothing": 0 <= self.label_smoothing < 1, "ema_decay": 0 <= self.ema_decay < 1,
+                  "crop_fraction": 0.05 <= self.crop_fraction <= 1, "grad_clip": self.grad_clip >= 0,
+                  "bn_momentum": self.bn_momentum is None or 0 < self.bn_momentum <= 1,
+                  "drop_path": self.drop_path is None or 0 <= self.drop_path < 1,
+                  "dropout": self.dropout is None or 0 <= self.dropout < 1}
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
-            raise InputError(f"recipe {self.name!r}: invalid {bad[0]} = {getattr(self, bad[0])!r}")
+            extra = f" (more than the {self.epochs} epochs)" if bad[0] == "warmup_epochs" and \
+                self.warmup_epochs > self.epochs else ""
+            raise InputError(f"recipe {self.name!r}: invalid {bad[0]} = {getattr(self, bad[0])!r}{extra}")
 
     def scaled_lr(self, global_batch: int) -> float:
         """Linear scaling rule: lr * global_batch / lr_batch."""
@@ -93,16 +107,16 @@ PRESETS: dict[str, Recipe] = {
     # at 0.012 was unstable (val top-1 80.9% -> 46.8% -> 74.7% over epochs 2-4; BENCHMARKS.md).
     "small-data": Recipe(name="small-data", epochs=30, batch_size=128, optimizer="adamw", lr=0.006, lr_batch=256,
                          weight_decay=0.05, schedule="cosine", warmup_epochs=1.0, bn_momentum=0.1, drop_path=0.1,
-                         dropout=0.1, ema_decay=0.999, augment="none", crop_scale_min=0.8, random_erasing=0.25,
-                         crop_fraction=1.0),
+                         dropout=0.1, ema_decay=0.999, crop_fraction=1.0,
+                         augmentation=Augmentation(policy="none", crop_scale_min=0.8, random_erasing=0.25)),
     # Transfer (Section 5.3): start from ImageNet weights, SGD + cosine, short warm-up, BN statistics that adapt
     # quickly to the new domain. In 1-epoch probes (pretrained Lite0 -> 6000 Fashion-MNIST images, 64 px, batch
     # 64) lr 0.01 per 256 with BN momentum 0.01 reached 58.2% val top-1; lr 0.1 with BN momentum 0.1 79.7%
     # (79.4% without RandAugment); lr 0.2 78.2%.
     "finetune": Recipe(name="finetune", epochs=10, batch_size=64, optimizer="sgd", lr=0.1, lr_batch=256,
                        weight_decay=1e-5, schedule="cosine", warmup_epochs=0.5, bn_momentum=0.1, drop_path=0.1,
-                       dropout=None, ema_decay=0.999, augment="randaugment", crop_scale_min=0.6,
-                       crop_fraction=1.0),
+                       dropout=None, ema_decay=0.999, crop_fraction=1.0,
+                       augmentation=Augmentation(policy="randaugment", crop_scale_min=0.6)),
 }
 
 
@@ -122,22 +136,56 @@ def _coerce(name: str, value: Any, kind: Any) -> Any:
                 if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
                     raise ValueError(value)
                 return value.lower() in ("true", "1", "yes")
+            if not isinstance(value, (bool, int)):
+                raise ValueError(value)
             return bool(value)
+        if base in (int, float) and isinstance(value, (list, dict, bool)):
+            raise ValueError(value)
         if base is int and isinstance(value, float) and not value.is_integer():
             raise ValueError(value)
-        return base(float(value)) if base is int and isinstance(value, str) and "." in value else base(value)
-    except (TypeError, ValueError):
+        if base is int and isinstance(value, str) and "." in value:
+            number = float(value)
+            if not number.is_integer():
+                raise ValueError(value)
+            return int(number)
+        if base is str and not isinstance(value, str):
+            raise ValueError(value)
+        return base(value)
+    except (TypeError, ValueError, OverflowError):
         raise InputError(f"recipe field {name} needs a {base.__name__}, got {value!r}") from None
 
 
+def _split(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Separate recipe fields from augmentation fields (`policy=...`, `augmentation.policy=...`, a nested
+    `augmentation: {...}` mapping, or the older flat names such as `augment=...`)."""
+    own, augmentation = {}, {}
+    for key, value in values.items():
+        name = str(key).replace("-", "_")
+        if name == "augmentation" and isinstance(value, dict):
+            augmentation.update({ALIASES.get(k, k): v for k, v in value.items()})
+        elif name.startswith("augmentation."):
+            augmentation[ALIASES.get(name.split(".", 1)[1], name.split(".", 1)[1])] = value
+        elif ALIASES.get(name, name) in AUGMENTATION_FIELDS:
+            augmentation[ALIASES.get(name, name)] = value
+        else:
+            own[name] = value
+    return own, augmentation
+
+
 def apply_overrides(recipe: Recipe, values: dict[str, Any]) -> Recipe:
-    """A copy of `recipe` with typed `values`; unknown keys are an error naming the known ones."""
+    """A copy of `recipe` with typed `values` (augmentation fields go to its sub-config); unknown keys are an
+    error naming the known ones."""
+    own, augmentation = _split(values)
     hints = typing.get_type_hints(Recipe)
-    known = {f.name for f in fields(Recipe)}
-    unknown = sorted(set(values) - known)
+    known = {f.name for f in fields(Recipe)} - {"augmentation"}
+    unknown = sorted((set(own) - known) | (set(augmentation) - AUGMENTATION_FIELDS))
     if unknown:
-        raise InputError(f"unknown recipe field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    return replace(recipe, **{k: _coerce(k, v, hints[k]) for k, v in values.items()})
+        raise InputError(f"unknown recipe field(s) {', '.join(unknown)}; known: "
+                         f"{', '.join(sorted(known | AUGMENTATION_FIELDS))}")
+    aug_hints = typing.get_type_hints(Augmentation)
+    new_augmentation = replace(recipe.augmentation, **{k: _coerce(k, v, aug_hints[k]) for k, v in
+                                                       augmentation.items()})
+    return replace(recipe, **{k: _coerce(k, v, hints[k]) for k, v in own.items()}, augmentation=new_augmentation)
 
 
 def parse_assignments(items: list[str] | None) -> dict[str, str]:
@@ -160,15 +208,12 @@ def load_recipe(name_or_file: str | Path = "paper", overrides: dict[str, Any] | 
         path = Path(key)
         if not path.is_file():
             raise InputError(f"unknown recipe {key!r}: use one of {', '.join(PRESETS)} or a .yaml/.json file")
-        text = path.read_text()
+        if path.stat().st_size > 1 << 20:
+            raise InputError(f"recipe file {path} is too large to be a recipe")
         try:
-            if path.suffix.lower() in (".yaml", ".yml"):
-                import yaml
-
-                data = yaml.safe_load(text)
-            else:
-                data = json.loads(text)
-        except Exception as error:
+            text = path.read_text(encoding="utf-8")
+            data = yaml.safe_load(text) if path.suffix.lower() in (".yaml", ".yml") else json.loads(text)
+        except (UnicodeDecodeError, yaml.YAMLError, json.JSONDecodeError, RecursionError) as error:
             raise InputError(f"cannot parse recipe file {path}: {str(error).splitlines()[0]}") from None
         if not isinstance(data, dict):
             raise InputError(f"recipe file {path} must hold a mapping of field: value")

@@ -17,9 +17,11 @@ import torch
 from PIL import Image, ImageDraw
 from torch import nn
 
-from ..atomic import atomic_path
+from ..data.transforms import eval_transform
 from ..errors import InputError
-from ..preprocess import resolve_config, to_image, transform
+from ..outputs import atomic_path, check_output
+from ..prediction import model_preprocessing
+from ..preprocessing import Preprocessing, to_image
 
 METHODS = ("auto", "cam", "gradcam")
 
@@ -77,21 +79,21 @@ def _features(model: nn.Module, batch: torch.Tensor) -> tuple[torch.Tensor, Any]
 
 
 def class_activation_map(model: nn.Module, image: Any, class_index: int | None = None, *, method: str = "auto",
-                         config: dict[str, Any] | None = None, crop: bool = True) -> CamResult:
+                         preprocessing: Preprocessing | None = None, crop: bool = True) -> CamResult:
     """The CAM (or Grad-CAM) of `image` (path, PIL image, uint8 array) for `class_index` or the top class.
 
     `method="auto"` uses CAM when the head is pool + linear and Grad-CAM otherwise. Preprocessing follows the
-    model's pretrained config (or its spec) unless `config` is given; `crop=False` squashes the whole image
-    to the input size instead of taking the centre crop, so the map covers the full frame."""
+    model's `preprocessing` unless `preprocessing` is given; `crop=False` squashes the whole image to the input
+    size instead of taking the centre crop, so the map covers the full frame."""
     if method not in METHODS:
         raise InputError(f"unknown CAM method {method!r}; choose from {', '.join(METHODS)}")
     picture = to_image(image)
-    config = dict(config or resolve_config(model))
+    config = preprocessing or model_preprocessing(model)
     if not crop:
-        size = int(config["input_size"])
+        size = config.input_size
         picture = picture.resize((size, size), Image.Resampling.BICUBIC)
-        config["crop_pct"] = 1.0
-    tensor = transform(picture, config)
+        config = config.replace(crop_pct=1.0)
+    tensor = eval_transform(config)(picture)
     batch = tensor[None]
     use_cam = method == "cam" or (method == "auto" and has_cam_head(model))
     if use_cam and not has_cam_head(model):
@@ -130,9 +132,9 @@ def class_activation_map(model: nn.Module, image: Any, class_index: int | None =
                      "cam" if use_cam else "gradcam", _unnormalise(tensor, config))
 
 
-def _unnormalise(tensor: torch.Tensor, config: dict[str, Any]) -> Image.Image:
-    mean = torch.tensor(config["mean"]).reshape(3, 1, 1)
-    std = torch.tensor(config["std"]).reshape(3, 1, 1)
+def _unnormalise(tensor: torch.Tensor, config: Preprocessing) -> Image.Image:
+    mean = torch.tensor(config.mean).reshape(3, 1, 1)
+    std = torch.tensor(config.std).reshape(3, 1, 1)
     pixels = ((tensor * std + mean).clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
     return Image.fromarray(pixels, "RGB")
 
@@ -150,9 +152,11 @@ def overlay(result: CamResult, alpha: float = 0.5) -> Image.Image:
     return Image.blend(result.image, heat, alpha)
 
 
-def save_png(image: Image.Image, path: str | os.PathLike[str]) -> Path:
-    """Write `image` as PNG atomically (temp file in the same folder, then rename)."""
-    target = Path(path)
+def save_png(image: Image.Image, path: str | os.PathLike[str], *, overwrite: bool = False,
+             inputs: Sequence[str | os.PathLike[str]] = ()) -> Path:
+    """Write `image` as PNG atomically (temp file in the same folder, then rename); an existing file is replaced
+    only with `overwrite`, and never one of `inputs`."""
+    target = check_output(path, inputs=inputs, overwrite=overwrite)
     with atomic_path(target, suffix=".png") as temp:
         image.save(temp, format="PNG")
     return target

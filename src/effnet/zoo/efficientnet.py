@@ -7,8 +7,11 @@ compound form; the `efficientnet-bN` presets give the published networks (and th
 
 from __future__ import annotations
 
-from ..scaling import scale
+from functools import partial
+
+from ..scaling import scale_spec
 from ..spec import NetSpec, Stage
+from .registry import register
 
 # Paper Table 1, one row per stage: operator, kernel, stride, expansion, output channels, layers.
 B0_STAGES = (
@@ -76,10 +79,15 @@ def official(name: str) -> NetSpec:
     """One of the published B0-B8 / Lite0-4 networks, from the official coefficient table."""
     width, depth, size, dropout = OFFICIAL_COEFFICIENTS[name]
     base = efficientnet_lite_base() if "lite" in name else efficientnet_b0()
-    return scale(base, depth=depth, width=width, image_size=size, dropout=dropout, name=name)
+    return scale_spec(base, depth=depth, width=width, image_size=size, dropout=dropout, name=name)
 
 
 def efficientnet(phi: float = 0.0, alpha: float = 1.2, beta: float = 1.1, gamma: float = 1.15) -> NetSpec:
     """B0 compound-scaled by exactly (alpha^phi, beta^phi, gamma^phi) -- any real phi."""
     name = "efficientnet-b0" if phi == 0 else f"efficientnet-phi{phi:g}"
-    return scale(efficientnet_b0(), phi=phi, alpha=alpha, beta=beta, gamma=gamma, name=name)
+    return scale_spec(efficientnet_b0(), phi=phi, alpha=alpha, beta=beta, gamma=gamma, name=name)
+
+
+for _name in OFFICIAL_COEFFICIENTS:
+    register(_name, partial(official, _name))
+register("efficientnet", efficientnet_b0)

@@ -5,7 +5,7 @@ them, ReLU, a depthwise-separable first stage without a residual. Parameter coun
 from __future__ import annotations
 
 from ..spec import NetSpec, Stage
-from . import register
+from .registry import register
 
 STAGES = ("mbconv_r1_k3_s1_e1_c16_noskip", "mbconv_r2_k3_s2_e6_c24", "mbconv_r3_k5_s2_e3_c40_se0.25",
           "mbconv_r4_k3_s2_e6_c80", "mbconv_r2_k3_s1_e6_c112_se0.25", "mbconv_r3_k5_s2_e6_c160_se0.25",

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from functools import partial
 
-from ..scaling import scale
+from ..scaling import scale_spec
 from ..spec import NetSpec, Stage
-from . import register
+from .registry import register
 
 STAGES = ("dwsep_r1_k3_s1_e1_c64", "dwsep_r2_k3_s2_e1_c128", "dwsep_r2_k3_s2_e1_c256", "dwsep_r6_k3_s2_e1_c512",
           "dwsep_r2_k3_s2_e1_c1024")
@@ -28,7 +28,8 @@ def mobilenet_v1(width: float = 1.0, resolution: int = 224) -> NetSpec:
     if width == 1.0 and resolution == 224:
         return base
     name = "mobilenet-v1" if width == 1.0 else f"mobilenet-v1-{width:g}"
-    return scale(base, width=width, image_size=resolution, name=name if resolution == 224 else f"{name}-{resolution}")
+    return scale_spec(base, width=width, image_size=resolution,
+                      name=name if resolution == 224 else f"{name}-{resolution}")
 
 
 register("mobilenet-v1", mobilenet_v1)

@@ -7,7 +7,7 @@ Depth scaling repeats the inverted-residual blocks of each stage (1, 2, 3, 4, 3,
 from __future__ import annotations
 
 from ..spec import NetSpec, Stage
-from . import register
+from .registry import register
 
 STAGES = ("mbconv_r1_k3_s1_e1_c16", "mbconv_r2_k3_s2_e6_c24", "mbconv_r3_k3_s2_e6_c32", "mbconv_r4_k3_s2_e6_c64",
           "mbconv_r3_k3_s1_e6_c96", "mbconv_r3_k3_s2_e6_c160", "mbconv_r1_k3_s1_e6_c320")

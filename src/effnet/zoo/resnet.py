@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import partial
 
 from ..spec import NetSpec, Stage
-from . import register
+from .registry import register
 
 DEPTHS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 

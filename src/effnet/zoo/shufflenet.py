@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import partial
 
 from ..spec import NetSpec, Stage
-from . import register
+from .registry import register
 
 WIDTHS = {"0.5": (48, 96, 192), "1.0": (116, 232, 464)}
 

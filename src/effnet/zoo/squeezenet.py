@@ -11,7 +11,7 @@ stride 2 starts with a max-pool)."""
 from __future__ import annotations
 
 from ..spec import NetSpec, Stage
-from . import register
+from .registry import register
 
 
 def _fires(rows: tuple[tuple[int, int, int], ...]) -> tuple[Stage, ...]:

@@ -7,7 +7,7 @@ Depth scaling repeats the residual blocks of each flow stage: the middle flow's 
 from __future__ import annotations
 
 from ..spec import NetSpec, Stage
-from . import register
+from .registry import register
 
 STAGES = ("vconv_r1_k3_s1_e1_c64", "xentry_r1_k3_s2_e1_c128", "xentry_r1_k3_s2_e1_c256", "xentry_r1_k3_s2_e1_c728",
           "xmiddle_r8_k3_s1_e1_c728", "xexit_r1_k3_s2_e1_c1024", "sepconv_r1_k3_s1_e1_c1536")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from effnet.atomic import atomic_path
+from effnet.outputs import atomic_path
 
 
 def test_success_replaces_the_target_with_umask_permissions(tmp_path: Path) -> None:

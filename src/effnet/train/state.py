@@ -1,0 +1,169 @@
+"""Run state: what a checkpoint holds, writing it so a run folder stays consistent at every moment, and reading
+it back for an exact resume.
+
+A run folder holds `last.pt` (everything needed to continue), `best.pt`, `metrics.jsonl` (one row per epoch) and,
+at the end, `pretrained/` (+ `pretrained-ema/`). Every file is replaced atomically. The epoch rows live inside
+the checkpoint (`history`) and `metrics.jsonl` is rewritten from it after the checkpoint, so a kill -9 at any
+moment never leaves a row that the checkpoint does not know (no duplicated or lost rows on resume); `best.pt` is
+written before `last.pt`, so the best model is never older than what `last.pt` claims."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..checkpoints import FORMAT, load_checkpoint
+from ..errors import InputError, OutputError, WeightsError
+from ..outputs import atomic_path, disk_full
+from ..preprocessing import Preprocessing
+from ..spec import NetSpec
+
+LAST, BEST, METRICS = "last.pt", "best.pt", "metrics.jsonl"
+
+
+@dataclass
+class Progress:
+    """Where a run stands: the next (epoch, step in it), optimizer steps so far, best val top-1, epoch rows."""
+
+    epoch: int = 0
+    step_in_epoch: int = 0
+    global_step: int = 0
+    best_top1: float = -1.0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def signature(model: str, spec: NetSpec, num_classes: int) -> dict[str, Any]:
+    """What a checkpoint must match to be resumed by a run: the architecture and the classifier size."""
+    return {"model": model, "spec": json.dumps(spec.to_dict(), sort_keys=True), "num_classes": int(num_classes)}
+
+
+def rng_state() -> dict[str, Any]:
+    """Every RNG the training step touches, as tensors/plain values (weights_only-safe)."""
+    np_state = np.random.get_state()
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
+             "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]]}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    version, *rest = state["python"]
+    random.setstate((version, tuple(rest[0]), *rest[1:]) if isinstance(rest[0], list) else state["python"])
+    name, keys, *others = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *others))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
+
+
+class RunFolder:
+    """The files of one run and the rules for writing them."""
+
+    def __init__(self, output: str | Path) -> None:
+        self.path = Path(output)
+        self.last, self.best, self.metrics = self.path / LAST, self.path / BEST, self.path / METRICS
+
+    def resume_point(self, resume: bool | str, overwrite: bool = False) -> Path | None:
+        """The checkpoint to continue from; an error when the folder already holds a run and resuming was not
+        asked for (or, with `overwrite`, clear that run's files first)."""
+        if resume:
+            path = self.last if resume is True else Path(str(resume))
+            if not path.is_file():
+                raise InputError(f"cannot resume: no checkpoint at {path}")
+            return path
+        existing = [p for p in (self.last, self.best, self.metrics) if p.exists()]
+        if existing and not overwrite:
+            raise OutputError(f"{self.path} already holds a run ({existing[0].name}); resume it or pass overwrite "
+                              "to start over")
+        for path in existing:
+            path.unlink()
+        return None
+
+    def _write(self, path: Path, write: Callable[[Path], None]) -> None:
+        try:
+            with atomic_path(path) as temp:
+                write(temp)
+        except OSError as error:
+            if disk_full(error):
+                raise OutputError(f"no space left on the device while writing {path}; the previous {path.name} "
+                                  "is intact") from None
+            raise
+
+    def save(self, state: dict[str, Any], best: bool) -> None:
+        """`best.pt` (when this is the best epoch), then `last.pt`, then `metrics.jsonl` from the history."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        if best:
+            self._write(self.best, lambda temp: torch.save(state, temp))
+        self._write(self.last, lambda temp: torch.save(state, temp))
+        if state["history"] or self.metrics.exists():
+            self.write_metrics(state["history"])
+
+    def write_metrics(self, history: list[dict[str, Any]]) -> None:
+        text = "".join(json.dumps(row, allow_nan=False) + "\n" for row in history)
+        self._write(self.metrics, lambda temp: temp.write_text(text))
+
+
+def make_checkpoint(*, sig: dict[str, Any], model: nn.Module, ema: nn.Module | None, optimizer: Any, scheduler: Any,
+                    scaler: Any, progress: Progress, global_batch: int, rngs: dict[str, Any], recipe: dict[str, Any],
+                    classes: list[str], preprocessing: Preprocessing, in_chans: int) -> dict[str, Any]:
+    """Everything needed to continue the run exactly (plain tensors, numbers and strings only)."""
+    return {"format": FORMAT, **sig, "model_state": model.state_dict(),
+            "ema_state": ema.state_dict() if ema is not None else None, "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict() if scaler else None,
+            "epoch": progress.epoch, "step_in_epoch": progress.step_in_epoch, "global_step": progress.global_step,
+            "global_batch": global_batch, "best_top1": progress.best_top1, "history": list(progress.history),
+            "rng": rngs, "recipe": recipe, "classes": list(classes), "preprocessing": preprocessing.to_dict(),
+            "in_chans": in_chans}
+
+
+def restore_checkpoint(path: Path, *, metrics: Path, sig: dict[str, Any], global_batch: int, model: nn.Module,
+                       ema: nn.Module | None, optimizer: Any, scheduler: Any, scaler: Any) -> tuple[Progress, dict]:
+    """Load a checkpoint into the run's objects after checking it belongs to this run; returns the progress and
+    the saved RNG states (for the caller to pick its rank's)."""
+    data = load_checkpoint(path)
+    if data.get("spec") != sig["spec"] or data.get("num_classes") != sig["num_classes"]:
+        raise WeightsError(f"checkpoint {path} was written for model {data.get('model')!r} with "
+                           f"{data.get('num_classes')} classes; this run builds {sig['model']!r} with "
+                           f"{sig['num_classes']} classes (different architecture or options)")
+    if data["global_batch"] != global_batch:
+        raise InputError(f"resuming with global batch {global_batch} contradicts the checkpoint's "
+                         f"{data['global_batch']} (batch size x accumulation x processes must match)")
+    model.load_state_dict(data["model_state"])
+    if ema is not None and data["ema_state"] is not None:
+        ema.load_state_dict(data["ema_state"])
+    optimizer.load_state_dict(data["optimizer"])
+    scheduler.load_state_dict(data["scheduler"])
+    if scaler and data["scaler"]:
+        scaler.load_state_dict(data["scaler"])
+    history = data.get("history")
+    if history is None:  # written before checkpoints held their rows: keep the rows this checkpoint had seen
+        history = [row for row in _read_rows(metrics) if row.get("step", 0) <= int(data["global_step"])]
+    progress = Progress(int(data["epoch"]), int(data["step_in_epoch"]), int(data["global_step"]),
+                        float(data["best_top1"]), list(history))
+    return progress, data["rng"]
+
+
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+    return rows
+
+
+__all__ = ["BEST", "LAST", "METRICS", "Progress", "RunFolder", "make_checkpoint", "restore_checkpoint", "rng_state",
+           "set_rng_state", "signature"]

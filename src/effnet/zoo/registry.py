@@ -1,0 +1,91 @@
+"""The model-name registry and spec files: name | spec file -> NetSpec. Family modules register their names."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import UnknownModelError
+from ..spec import NetSpec, SpecError
+
+_REGISTRY: dict[str, Callable[[], NetSpec]] = {}
+SPEC_FILE_LIMIT = 1 << 20  # bytes: a spec is a few kB; anything larger is not one
+SpecSource = str | os.PathLike[str] | NetSpec
+
+
+def normalize_name(name: str) -> str:
+    """`EfficientNet_B0` -> `efficientnet-b0`: case-insensitive, underscores accepted."""
+    return name.strip().lower().replace("_", "-")
+
+
+def register(name: str, factory: Callable[[], NetSpec]) -> None:
+    """Add a named spec factory (call it at import time of a family module)."""
+    key = normalize_name(name)
+    if key in _REGISTRY:
+        raise ValueError(f"model {key!r} is registered twice")
+    _REGISTRY[key] = factory
+
+
+def list_models(pattern: str = "") -> list[str]:
+    """Registered model names containing `pattern`, sorted naturally (b2 before b10)."""
+
+    def natural(key: str) -> list[object]:
+        return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", key)]
+
+    return sorted((name for name in _REGISTRY if normalize_name(pattern) in name), key=natural)
+
+
+def is_registered(name: object) -> bool:
+    """True for a string that names a registered model."""
+    return isinstance(name, str) and normalize_name(name) in _REGISTRY
+
+
+def get_spec(source: SpecSource) -> NetSpec:
+    """A spec from a registered name, a spec JSON file (what `effnet info --json` prints, or any JSON object with
+    a "spec" entry: `effnet scale --json`, a `save_pretrained` config.json, an experiment's output) or a
+    `save_pretrained` folder; a clear error naming close matches otherwise."""
+    if isinstance(source, NetSpec):
+        return source
+    if not isinstance(source, (str, os.PathLike)):
+        raise UnknownModelError(f"model must be a name or a spec file, got {type(source).__name__}")
+    text = os.fspath(source)
+    if is_registered(text):
+        return _REGISTRY[normalize_name(text)]()
+    path = Path(text)
+    if path.is_dir() and (path / "config.json").is_file():
+        return read_spec_file(path / "config.json")
+    if path.is_file() or text.lower().endswith(".json"):
+        return read_spec_file(path)
+    key = normalize_name(text)
+    close = difflib.get_close_matches(key, list(_REGISTRY), n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; `effnet models` lists them"
+    raise UnknownModelError(f"unknown model {text!r} (neither a registered name nor a spec file){hint}")
+
+
+def read_spec_file(path: str | os.PathLike[str]) -> NetSpec:
+    """Parse a spec JSON file; anything that is not one is a `SpecError` naming the file."""
+    path = Path(path)
+    if not path.exists():
+        raise UnknownModelError(f"spec file not found: {path}")
+    if not path.is_file():
+        raise SpecError(f"{path} is not a regular file")
+    if path.stat().st_size > SPEC_FILE_LIMIT:
+        raise SpecError(f"{path} is {path.stat().st_size:,} bytes: too large to be a spec file")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise SpecError(f"{path} is not a spec file (not valid JSON: {str(error).splitlines()[0][:80]})") from None
+    if isinstance(data, dict) and isinstance(data.get("spec"), dict):
+        data = data["spec"]
+    try:
+        return NetSpec.from_dict(data)
+    except SpecError as error:
+        raise SpecError(f"{path}: {error}") from None
+
+
+__all__ = ["SPEC_FILE_LIMIT", "SpecSource", "get_spec", "is_registered", "list_models", "normalize_name",
+           "read_spec_file", "register"]
