@@ -7,15 +7,31 @@ STAMP_TEST := $(VENV)/.test-installed
 
 .PHONY: demo test lint bench clean postgresql
 
+# On a machine without an NVIDIA GPU, PyTorch's CPU builds (torch + the torchvision built against it) come from
+# PyTorch's own index and are a fraction of the CUDA wheels' size. Where that index cannot be reached (this workplace
+# allows only PyPI, Debian and npm) pip falls back to PyPI's default build; nothing is pinned, so `pip install -e .`
+# elsewhere keeps whatever torch the user has. Set TORCH_INDEX= (empty) to skip the attempt. (A torch+cpu wheel
+# alone does not help: PyPI's torchvision wheels link libtorch_cuda.so and fail to import against a CPU torch.)
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+STAMP_TORCH := $(VENV)/.torch-installed
+
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(STAMP_DEMO): pyproject.toml | $(BIN)/python
+$(STAMP_TORCH): | $(BIN)/python
+	@if [ -n "$(TORCH_INDEX)" ] && ! command -v nvidia-smi >/dev/null 2>&1; then \
+	  $(BIN)/pip --isolated install -q --timeout 10 --retries 0 --index-url $(TORCH_INDEX) "torch>=2.4" "torchvision>=0.19" \
+	    2>/dev/null && echo "installed PyTorch's CPU build from $(TORCH_INDEX)" || \
+	  echo "note: $(TORCH_INDEX) is not reachable; installing PyPI's default torch build (with CUDA libraries)"; \
+	fi
+	touch $@
+
+$(STAMP_DEMO): pyproject.toml | $(STAMP_TORCH)
 	$(BIN)/pip install -q -e ".[demo]"
 	touch $@
 
-$(STAMP_TEST): pyproject.toml | $(BIN)/python
+$(STAMP_TEST): pyproject.toml | $(STAMP_TORCH)
 	$(BIN)/pip install -q -e ".[test,demo]"
 	touch $@
 

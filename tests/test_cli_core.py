@@ -61,3 +61,45 @@ def test_every_command_starts_in_a_fresh_interpreter():
         if process.returncode != 0 or f"usage: effnet {name}" not in out:
             failures[name] = err.strip().splitlines()[-1:] or out[:200]
     assert not failures, failures
+
+
+def test_every_option_of_every_command_has_help_text():
+    from effnet.cli import make_parser
+
+    parser = make_parser()
+    subparsers = next(action for action in parser._actions if action.dest == "command")
+    missing = []
+    for name, command in subparsers.choices.items():
+        for action in command._actions:
+            if action.dest != "help" and not (action.help or "").strip():
+                missing.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
+    assert missing == []
+    assert set(subparsers.choices) >= {"predict", "eval", "train", "export", "quantize", "cam", "bench"}
+
+
+def test_version(capsys):
+    from importlib.metadata import version
+
+    try:
+        main(["--version"])
+    except SystemExit as stop:
+        assert stop.code == 0
+    assert capsys.readouterr().out.strip() == f"effnet {version('effnet')}"
+
+
+def test_a_spec_file_works_wherever_a_model_name_does(tmp_path, capsys):
+    import effnet
+
+    assert main(["info", "efficientnet-b0", "--width", "0.5", "--json"]) == 0
+    path = tmp_path / "half.json"
+    path.write_text(capsys.readouterr().out)
+    spec = effnet.get_spec(path)
+    assert spec.stages[0].channels == 8 and effnet.get_spec(str(path)) == spec
+    for argv in (["info", str(path)], ["profile", str(path), "--json"], ["scale", str(path), "--phi", "1", "--json"]):
+        assert main(argv) == 0, argv
+    capsys.readouterr()
+    assert effnet.profile(path).params == effnet.profile(spec).params
+    assert effnet.create_model(path, num_classes=3).spec == spec
+    assert effnet.load_model(str(path)).spec == spec
+    assert effnet.fit_budget(path, "2x", "width").macs > effnet.profile(spec).macs
+    assert effnet.scale(path, depth=2.0).stages[-1].repeats == 2

@@ -13,7 +13,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("profile", help="params, MACs and activations per stage (paper Tables 2-3)")
     parser.add_argument("model", metavar="MODEL", help="registered name (e.g. efficientnet-b0, resnet50) or spec file")
     add_scaling_options(parser)
-    parser.add_argument("--num-classes", type=int, default=1000, dest="num_classes")
+    parser.add_argument("--num-classes", type=int, default=1000, dest="num_classes",
+                        help="classifier outputs counted (default 1000)")
     parser.add_argument("--json", action="store_true", help="print the profile as JSON")
     parser.set_defaults(func=run)
 
