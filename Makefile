@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP_DEMO := $(VENV)/.demo-installed
 STAMP_TEST := $(VENV)/.test-installed
+FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
 .PHONY: demo test lint bench clean postgresql
 
@@ -35,17 +36,17 @@ $(STAMP_TEST): pyproject.toml | $(STAMP_TORCH)
 	$(BIN)/pip install -q -e ".[test,demo]"
 	touch $@
 
-demo: $(STAMP_DEMO)
-	$(BIN)/python -m effnet demo
+demo: $(STAMP_DEMO) | $(FASHION_MNIST)
+	$(BIN)/python -m effnet demo --study
 
-# Real Fashion-MNIST for the data tests: Debian's package, installed when we are root (CI is).
-FASHION_MNIST := /usr/share/datasets/fashion-mnist
+# Real Fashion-MNIST for the demo's scaling study and the data tests: Debian's package, installed when we are root
+# (CI is).
 
 $(FASHION_MNIST):
 	@if [ "$$(id -u)" = 0 ]; then \
 	  (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) >/dev/null || \
-	  echo "warning: could not install dataset-fashion-mnist; the real-data smoke test will be skipped"; \
-	else echo "note: run 'apt-get install dataset-fashion-mnist' as root for the real-data smoke test"; fi
+	  echo "warning: could not install dataset-fashion-mnist; the demo's study and the real-data tests need it"; \
+	else echo "note: run 'apt-get install dataset-fashion-mnist' as root for the demo's study and real-data tests"; fi
 
 # A real PostgreSQL server for the multi-worker study tests (tests/postgres.py starts a throwaway
 # cluster on a free port): Debian's package, installed when we are root (CI is). Debian keeps initdb

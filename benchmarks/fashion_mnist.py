@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
 
 import torch
 
+from effnet.errors import USER_ERRORS
 from effnet.profiling import profile
 from effnet.specs import resolve_spec
 from effnet.train import TrainConfig, Trainer, load_recipe, parse_assignments
@@ -35,7 +35,7 @@ def main() -> int:
     parser.add_argument("--output", default="/tmp/effnet-fashion-bench")
     parser.add_argument("--limit-train", type=int, default=None)
     parser.add_argument("--resume", action="store_true", help="continue the run in --output (after an interruption)")
-    parser.add_argument("--overwrite", action="store_true", help="delete an existing --output run first")
+    parser.add_argument("--overwrite", action="store_true", help="start over in an --output that holds a run")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="recipe override, e.g. warmup_epochs=0.1")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -43,20 +43,17 @@ def main() -> int:
     spec = resolve_spec("efficientnet", **options)
     stats = profile(spec, args.resolution, num_classes=10)
     output = Path(args.output)
-    if output.is_file():
-        parser.error(f"--output {output} is a file, not a run directory")
-    if output.is_dir() and any(output.iterdir()) and not args.resume:
-        if not args.overwrite:
-            parser.error(f"{output} already holds a run: pass --resume to continue it or --overwrite to replace it")
-        shutil.rmtree(output)
-    recipe = load_recipe(args.recipe, parse_assignments(args.set))
-    config = TrainConfig(model="efficientnet", model_options=options, data="fashion-mnist", data_dir=args.data_dir,
-                         output=args.output, recipe=recipe, epochs=args.epochs,
-                         batch_size=args.batch_size, limit_train=args.limit_train, workers=args.workers,
-                         progress=sys.stderr.isatty(),
-                         device="cpu", seed=0, resume=args.resume)
     started = time.perf_counter()
-    summary = Trainer(config).fit()
+    try:  # the trainer refuses an output that is a file or a link, or that holds a run without resume/overwrite
+        recipe = load_recipe(args.recipe, parse_assignments(args.set))
+        config = TrainConfig(model="efficientnet", model_options=options, data="fashion-mnist",
+                             data_dir=args.data_dir, output=args.output, recipe=recipe, epochs=args.epochs,
+                             batch_size=args.batch_size, limit_train=args.limit_train, workers=args.workers,
+                             progress=sys.stderr.isatty(), device="cpu", seed=0, resume=args.resume,
+                             overwrite=args.overwrite)
+        summary = Trainer(config).fit()
+    except USER_ERRORS as error:
+        parser.exit(2, f"{parser.prog}: error: {' '.join(str(error).split())}\n")
     wall = time.perf_counter() - started
     rows = [json.loads(line) for line in (output / "metrics.jsonl").read_text().splitlines()]
     result = {"model": spec.name, "phi": args.phi, "resolution": args.resolution, "params": stats.params,

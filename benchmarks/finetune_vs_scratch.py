@@ -32,6 +32,14 @@ def main() -> int:
     parser.add_argument("--limit-val", type=int, default=2000)
     parser.add_argument("--keep", help="keep the run folders under this directory")
     args = parser.parse_args()
+    if args.keep:  # checked before any run: effnet train would refuse a folder that holds a run, halfway through
+        keep = Path(args.keep)
+        if keep.exists() and not keep.is_dir():
+            parser.exit(2, f"{parser.prog}: error: --keep {keep} is a file, not a folder\n")
+        held = [keep / f"run{index}" for index in range(len(RUNS)) if (keep / f"run{index}" / "last.pt").exists()
+                or (keep / f"run{index}" / "metrics.jsonl").exists()]
+        if held:
+            parser.exit(2, f"{parser.prog}: error: {held[0]} already holds a run; choose another --keep folder\n")
     common = ["--model", "efficientnet-lite0", "--data", "fashion-mnist", "--epochs", str(args.epochs),
               "--batch-size", str(args.batch_size), "--resolution", str(args.resolution),
               "--limit-train", str(args.limit_train), "--limit-val", str(args.limit_val), "--no-progress"]

@@ -68,7 +68,8 @@ def main() -> None:
     import torchvision
 
     all_threads = os.cpu_count() or 1
-    work = Path(tempfile.mkdtemp(prefix="effnet-bench-"))
+    scratch = tempfile.TemporaryDirectory(prefix="effnet-bench-")  # removed at exit, however the run ends
+    work = Path(scratch.name)
     start = time.time()
     results: list[tuple[str, int, str, float]] = []
     agreement = None

@@ -48,19 +48,21 @@ def main() -> None:
     model = effnet.from_pretrained(args.model).eval()
     config = model.preprocessing.replace(input_size=args.input_size, crop_pct=args.crop_pct,
                                          interpolation=args.interpolation)
-    work = Path(tempfile.mkdtemp(prefix="effnet-int8-"))
-    fp32_path = export(model, work / "fp32.onnx", "onnx", resolution=config.input_size)
-    calibration = calibration_samples("fashion-mnist", config, args.num_calibration, data_dir=args.data_dir)
-    int8_path = quantize_onnx(fp32_path, work / "int8.onnx", calibration, method=args.calibration_method)
-    labelled = labelled_samples("fashion-mnist", config, limit=args.num_labelled, data_dir=args.data_dir)
-    fp32, int8 = OnnxRuntimeModel(fp32_path, threads=1), OnnxRuntimeModel(int8_path, threads=1)
-    result = compare(fp32, int8, labelled)
-    image = np.random.default_rng(0).standard_normal((1, 3, config.input_size, config.input_size))
-    image = image.astype(np.float32)
-    timings = time_interleaved([lambda: fp32.run_numpy(image), lambda: int8.run_numpy(image)], runs=args.runs,
-                               warmup=5)
-    report = {"model": args.model, "spec": model.spec.name, "preprocessing": config,
-              "calibration_images": len(calibration), "calibration": calibration_report(int8_path),
+    with tempfile.TemporaryDirectory(prefix="effnet-int8-") as folder:  # removed however the run ends
+        work = Path(folder)
+        fp32_path = export(model, work / "fp32.onnx", "onnx", resolution=config.input_size)
+        calibration = calibration_samples("fashion-mnist", config, args.num_calibration, data_dir=args.data_dir)
+        int8_path = quantize_onnx(fp32_path, work / "int8.onnx", calibration, method=args.calibration_method)
+        labelled = labelled_samples("fashion-mnist", config, limit=args.num_labelled, data_dir=args.data_dir)
+        fp32, int8 = OnnxRuntimeModel(fp32_path, threads=1), OnnxRuntimeModel(int8_path, threads=1)
+        result = compare(fp32, int8, labelled)
+        image = np.random.default_rng(0).standard_normal((1, 3, config.input_size, config.input_size))
+        image = image.astype(np.float32)
+        timings = time_interleaved([lambda: fp32.run_numpy(image), lambda: int8.run_numpy(image)],
+                                   runs=args.runs, warmup=5)
+        calibration_info = calibration_report(int8_path)
+    report = {"model": args.model, "spec": model.spec.name, "preprocessing": config.to_dict(),
+              "calibration_images": len(calibration), "calibration": calibration_info,
               **result.as_dict(),
               "fp32_ms": round(timings[0].median * 1e3, 2), "int8_ms": round(timings[1].median * 1e3, 2),
               "seconds": round(time.time() - started, 1)}

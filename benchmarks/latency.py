@@ -11,12 +11,13 @@ import argparse
 import json
 import os
 import platform
-import tempfile
 import time
 
 import torch
 
 from effnet.bench import bench, format_table, rows_to_dicts
+from effnet.errors import OutputError
+from effnet.outputs import atomic_path, check_output
 from effnet.profiling import analyze
 from effnet.zoo import get_spec
 
@@ -30,7 +31,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", help="also write the rows here")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     args = parser.parse_args()
+    if args.json:
+        try:
+            check_output(args.json, overwrite=args.overwrite)
+        except OutputError as error:
+            parser.exit(2, f"{parser.prog}: error: {error}\n")
     torch.manual_seed(0)
     start = time.perf_counter()
     rows = bench(MODELS, threads=args.threads, runs=args.runs, warmup=args.warmup, compare=("timm", "torchvision"))
@@ -46,10 +53,8 @@ def main() -> None:
             speedup = median[("resnet152", library)] / median[("efficientnet-b1", library)]
             print(f"  {library:<12} {speedup:.2f}x")
     if args.json:
-        directory = os.path.dirname(os.path.abspath(args.json))
-        with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as handle:
-            json.dump({"rows": rows_to_dicts(rows), "seconds": elapsed}, handle, indent=2)
-        os.replace(handle.name, args.json)
+        with atomic_path(args.json) as temp:
+            temp.write_text(json.dumps({"rows": rows_to_dicts(rows), "seconds": elapsed}, indent=2))
 
 
 if __name__ == "__main__":

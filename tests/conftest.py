@@ -47,6 +47,21 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def fashion_mnist() -> str:
+    """Debian's real Fashion-MNIST (`make test` installs dataset-fashion-mnist when root, as CI is): a test that
+    needs real data fails as root when it is missing, and is skipped for a user who cannot install it."""
+    from effnet.data import DEFAULT_FASHION_DIR
+
+    if not (DEFAULT_FASHION_DIR / "train-labels-idx1-ubyte.gz").exists():
+        message = (f"real Fashion-MNIST not found in {DEFAULT_FASHION_DIR}; install it: "
+                   "apt-get install dataset-fashion-mnist")
+        if os.geteuid() == 0:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return str(DEFAULT_FASHION_DIR)
+
+
 def randomize_batchnorm(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     """Give every BatchNorm non-trivial statistics and affine parameters, so parity tests can fail."""
     generator = torch.Generator().manual_seed(seed)

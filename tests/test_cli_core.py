@@ -69,10 +69,14 @@ def test_every_option_of_every_command_has_help_text():
     parser = make_parser()
     subparsers = next(action for action in parser._actions if action.dest == "command")
     missing = []
-    for name, command in subparsers.choices.items():
+    commands = list(subparsers.choices.items())
+    while commands:
+        name, command = commands.pop()
         for action in command._actions:
             if action.dest != "help" and not (action.help or "").strip():
                 missing.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
+            if isinstance(action, type(subparsers)):  # nested commands: effnet experiment scaling, ...
+                commands += [(f"{name} {sub}", parser) for sub, parser in action.choices.items()]
     assert missing == []
     assert set(subparsers.choices) >= {"predict", "eval", "train", "export", "quantize", "cam", "bench"}
 

@@ -187,6 +187,20 @@ def bench(models: Iterable[str], *, resolution: int | None = None, threads: int 
     return rows
 
 
+def measure_latency(model: nn.Module, *, resolution: int | None = None, threads: int = 1, runs: int = 20,
+                    warmup: int = 3) -> float:
+    """Median milliseconds of one batch-1 inference on effnet's inference path (BatchNorm folded, channels-last,
+    frozen graph) with `threads` CPU threads: the latency the scaling study and the architecture search use."""
+    size = resolution or model.spec.resolution
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        runner = torch_runner(optimize_for_inference(model), size)
+        return round(time_interleaved([runner], runs=runs, warmup=warmup)[0].median * 1e3, 4)
+    finally:
+        torch.set_num_threads(previous)
+
+
 def time_interleaved(runners: Sequence[Runner], *, runs: int = 20, warmup: int = 3) -> list[Timing]:
     """Time several runners round-robin (run i of each before run i + 1 of any), so a machine whose load
     drifts during the benchmark biases none of them; warm-up runs are untimed."""

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .profiling import analyze
-from .scaling import scale_spec
+from .scaling import ALPHA, BETA, GAMMA, scale_spec
 from .spec import NetSpec, SpecError
 from .zoo import SpecSource, get_spec
 
@@ -21,7 +21,8 @@ _SUFFIX = {"k": 1e3, "m": 1e6, "g": 1e9, "b": 1e9, "t": 1e12}
 
 @dataclass(frozen=True)
 class BudgetFit:
-    """The scaled spec closest to the budget and how it was found."""
+    """The scaled spec closest to the budget and how it was found. `target`, `cost` and `base_cost` are in the
+    budget's metric (MACs by default, or whatever the `cost` function measured, e.g. milliseconds)."""
 
     spec: NetSpec
     method: str
@@ -29,11 +30,15 @@ class BudgetFit:
     macs: int
     target: float
     base_macs: int
+    cost: float = 0.0
+    base_cost: float = 0.0
+    metric: str = "macs"
 
     @property
     def error(self) -> float:
-        """Relative distance of the achieved MACs from the target."""
-        return self.macs / self.target - 1.0
+        """Relative distance of the achieved cost from the target."""
+        achieved = self.cost if self.metric != "macs" else self.macs
+        return achieved / self.target - 1.0
 
 
 def parse_budget(text: str | float, base_macs: int) -> float:
@@ -51,56 +56,79 @@ def parse_budget(text: str | float, base_macs: int) -> float:
     return value
 
 
-def _scaler(spec: NetSpec, method: str) -> Callable[[float], NetSpec]:
+def _scaler(spec: NetSpec, method: str, alpha: float, beta: float, gamma: float) -> Callable[[float], NetSpec]:
     if method == "compound":
-        return lambda c: scale_spec(spec, phi=c)
+        return lambda c: scale_spec(spec, phi=c, alpha=alpha, beta=beta, gamma=gamma)
     return lambda c: scale_spec(spec, **{method: c})
 
 
-def fit_budget(spec: SpecSource, target_macs: float | str, method: str = "compound") -> BudgetFit:
+def _macs(spec: NetSpec) -> float:
+    return float(analyze(spec).macs)
+
+
+def fit_budget(spec: SpecSource, target_macs: float | str, method: str = "compound", *,
+               alpha: float = ALPHA, beta: float = BETA, gamma: float = GAMMA,
+               cost: Callable[[NetSpec], float] | None = None, metric: str = "macs") -> BudgetFit:
     """Scale `spec` by one method so its MACs are as close as possible to `target_macs` (absolute MACs, or a
     string such as "2x" relative to the baseline). Bisection on the coefficient; rounding of channels, repeats
-    and pixels makes MACs a step function, so the nearer of the two boundary steps is returned."""
+    and pixels makes MACs a step function, so the nearer of the two boundary steps is returned.
+
+    `cost` replaces MACs by another measure of a spec (e.g. measured latency in ms, `metric="latency"`); the
+    target is then in that measure ("2x" still means twice the baseline's)."""
     spec = get_spec(spec)
     if method not in METHODS:
         raise SpecError(f"unknown scaling method {method!r}; choose from {', '.join(METHODS)}")
-    base = analyze(spec).macs
+    measure = cost or _macs
+    base = measure(spec)
     target = parse_budget(target_macs, base)
-    make = _scaler(spec, method)
+    make = _scaler(spec, method, alpha, beta, gamma)
     additive = method == "compound"
     lo, hi = _RANGES[method]
     to_t = (lambda c: c) if additive else math.log
     from_t = (lambda t: t) if additive else math.exp
+    seen: dict[float, float | None] = {}
 
-    def macs(t: float) -> int | None:
-        try:
-            return analyze(make(from_t(t))).macs
-        except SpecError:  # too small to build (resolution below the network's total stride, ...)
-            return None
+    def value(t: float) -> float | None:
+        if t not in seen:
+            try:
+                seen[t] = measure(make(from_t(t)))
+            except SpecError:  # too small to build (resolution below the network's total stride, ...)
+                seen[t] = None
+        return seen[t]
 
     t_lo, t_hi, t_base = to_t(lo), to_t(hi), to_t(0.0 if additive else 1.0)
-    if macs(t_lo) is None:  # find the smallest buildable coefficient between lo and the baseline
+    if value(t_lo) is None:  # find the smallest buildable coefficient between lo and the baseline
         bad, good = t_lo, t_base
         for _ in range(40):
             mid = (bad + good) / 2
-            bad, good = (bad, mid) if macs(mid) is not None else (mid, good)
+            bad, good = (bad, mid) if value(mid) is not None else (mid, good)
         t_lo = good
-    smallest, largest = macs(t_lo), macs(t_hi)
+    if value(t_hi) is None:  # and the largest one the limits allow
+        good, bad = t_base, t_hi
+        for _ in range(40):
+            mid = (bad + good) / 2
+            good, bad = (mid, bad) if value(mid) is not None else (good, mid)
+        t_hi = good
+    smallest, largest = value(t_lo), value(t_hi)
+    unit = "GMACs" if metric == "macs" else metric
+    show = (lambda v: f"{v / 1e9:.4g} {unit}") if metric == "macs" else (lambda v: f"{v:.4g} {unit}")
     if smallest is None or target < smallest:
-        raise SpecError(f"budget {target / 1e9:.4g} GMACs is below the smallest buildable {spec.name} by "
-                        f"{method} scaling ({(smallest or 0) / 1e9:.4g} GMACs)")
+        raise SpecError(f"budget {show(target)} is below the smallest buildable {spec.name} by {method} scaling "
+                        f"({show(smallest or 0)})")
     if largest is None or target > largest:
-        raise SpecError(f"budget {target / 1e9:.4g} GMACs is above what {method} scaling reaches within "
-                        f"coefficient {hi:g} ({(largest or 0) / 1e9:.4g} GMACs)")
-    for _ in range(60):
+        raise SpecError(f"budget {show(target)} is above what {method} scaling of {spec.name} reaches within its "
+                        f"limits ({show(largest or 0)})")
+    steps = 60 if cost is None else 14  # a measured cost is noisy and slow: fewer, coarser steps
+    for _ in range(steps):
         mid = (t_lo + t_hi) / 2
-        value = macs(mid)
-        if value is not None and value <= target:
+        got = value(mid)
+        if got is not None and got <= target:
             t_lo = mid
         else:
             t_hi = mid
-    below, above = macs(t_lo) or 0, macs(t_hi) or 0
+    below, above = value(t_lo) or 0.0, value(t_hi) or 0.0
     t = t_lo if abs(below - target) <= abs(above - target) else t_hi
     coefficient = from_t(t)
     scaled = make(coefficient)
-    return BudgetFit(scaled, method, coefficient, analyze(scaled).macs, target, base)
+    return BudgetFit(scaled, method, coefficient, analyze(scaled).macs, target, analyze(spec).macs,
+                     cost=value(t) or 0.0, base_cost=base, metric=metric)

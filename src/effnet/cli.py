@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
+import warnings
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
+from typing import NoReturn
 
 from .errors import USER_ERRORS
 from .outputs import disk_full
 
 # Subcommand modules, each with `add_parser(subparsers)` that sets `func(args) -> int | None`.
 COMMANDS = ("models", "info", "predict", "demo", "train", "eval", "finetune", "profile", "scale", "bench",
-            "export", "cam", "quantize")
+            "export", "cam", "quantize", "experiment", "search")
 
 
 def _version() -> str:
@@ -23,9 +26,21 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with the CLI's error rule (one line on stderr, exit code 2) and negative numbers in any notation
+    (`--phi -1e9`, `--phi -.5`) read as values rather than as unknown options."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|infinity|nan)$", re.I)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"effnet: error: {_one_line(message)} (see: {self.prog} --help)\n")
+
+
 def make_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The full parser, or with `only` just that subcommand (so `effnet info` never imports the trainer)."""
-    parser = argparse.ArgumentParser(prog="effnet", description="EfficientNet and compound model scaling.")
+    parser = Parser(prog="effnet", description="EfficientNet and compound model scaling.")
     parser.add_argument("--version", action="version", version=f"effnet {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
@@ -41,7 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser(first if first in COMMANDS else None)
     args = parser.parse_args(argv)
     try:
-        code = args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            code = args.func(args)
     except USER_ERRORS as error:
         print(f"effnet: error: {_one_line(error)}", file=sys.stderr)
         return 2
@@ -60,7 +77,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return int(code or 0)
 
 
-def _one_line(error: BaseException) -> str:
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # type: ignore[no-untyped-def]
+    """Warnings as one line each, never a source excerpt."""
+    print(f"effnet: warning: {_one_line(message)}", file=sys.stderr)
+
+
+def _one_line(error: BaseException | str) -> str:
     text = str(error).strip() or type(error).__name__
     return " ".join(text.split())
 

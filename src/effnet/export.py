@@ -23,6 +23,8 @@ from .errors import InputError, MissingDependency
 from .inference import optimize_for_inference
 from .layers import SamePad2d
 from .outputs import atomic_path, check_output
+from .profiling import images_per_batch
+from .spec import NetSpec
 
 FORMATS = ("onnx", "torchscript", "exported-program")
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt", "exported-program": ".pt2"}
@@ -40,12 +42,16 @@ def check_format(fmt: str) -> str:
 
 
 def export_resolution(model: nn.Module, resolution: int | None) -> int:
-    """The given size, or the model's spec resolution; `InputError` when too small."""
+    """The given size, or the model's spec resolution; `InputError` when too small, or so large that the export
+    would not fit in memory."""
     if resolution is None:
         spec = getattr(model, "spec", None)
         resolution = int(getattr(spec, "resolution", 224))
     if resolution < 32:
         raise InputError(f"export resolution must be >= 32 pixels, got {resolution}")
+    spec = getattr(model, "spec", None)
+    if isinstance(spec, NetSpec):
+        images_per_batch(spec, int(resolution), 2)  # refuses a size one image of which would exhaust memory
     return int(resolution)
 
 

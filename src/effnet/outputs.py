@@ -67,17 +67,58 @@ def atomic_path(path: PathLike, *, suffix: str | None = None) -> Iterator[Path]:
     if not target.parent.is_dir():
         raise FileNotFoundError(f"output directory {target.parent} does not exist")
     remove_stale_temps(target)
-    ending = target.suffix if suffix is None else suffix
-    handle, temp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=f".part{ending}",
-                                    dir=target.parent)
-    os.close(handle)
+    temp = _temporary(target, target.suffix if suffix is None else suffix)
     try:
         yield Path(temp)
         os.chmod(temp, _default_mode())
         os.replace(temp, target)
+    except Exception as error:
+        if not isinstance(error, OSError) and _filled(temp, error):
+            # torch.save and safetensors report a full disk as their own RuntimeError / SafetensorError
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target)) from error
+        raise
     finally:
         if os.path.exists(temp):
             os.unlink(temp)
+
+
+def _temporary(target: Path, ending: str) -> str:
+    """A new empty file `.TARGET.PID.RANDOM.part.EXT` next to `target`."""
+    handle, temp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=f".part{ending}",
+                                    dir=target.parent)
+    os.close(handle)
+    return temp
+
+
+@contextmanager
+def scratch_path(path: PathLike, *, suffix: str | None = None) -> Iterator[Path]:
+    """A helper file next to `path` for a writer's intermediate results: named like `atomic_path`'s temporary
+    files (so one left by a crash is removed by the next write to `path`), always deleted when the block ends,
+    and never renamed onto anything."""
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise FileNotFoundError(f"output directory {target.parent} does not exist")
+    temp = _temporary(target, target.suffix if suffix is None else suffix)
+    try:
+        yield Path(temp)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+
+
+def _filled(temp: str, error: BaseException) -> bool:
+    """Whether a writer's failure on `temp` came from a full file system: the message says so, or the writer
+    filled the file system to its last block (checked before the temporary file is removed)."""
+    text = str(error).lower()
+    if "no space left" in text or f"os error {errno.ENOSPC})" in text or "disk quota" in text:
+        return True
+    try:
+        stats = os.statvfs(os.path.dirname(temp) or ".")
+    except (OSError, AttributeError):  # no statvfs (Windows)
+        return False
+    root = getattr(os, "geteuid", lambda: -1)() == 0
+    free = stats.f_bfree if root else stats.f_bavail  # root may write into the reserved blocks
+    return free * stats.f_frsize < (1 << 20)
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -102,6 +143,8 @@ def check_output(path: PathLike, *, inputs: Iterable[PathLike | None] = (), over
         if source.is_dir() and target.resolve().is_relative_to(source.resolve()) and not directory:
             raise OutputError(f"output {target} is inside the input folder {source}; choose another output path")
     if not target.exists() and not target.is_symlink():
+        if not directory and not target.parent.is_dir():
+            raise OutputError(f"output folder {target.parent} does not exist")
         return target
     if target.is_symlink():
         raise OutputError(f"output {target} is a symbolic link; refusing to write through it")
@@ -123,4 +166,4 @@ def disk_full(error: BaseException) -> bool:
     return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
-__all__ = ["atomic_path", "check_output", "disk_full", "remove_stale_temps"]
+__all__ = ["atomic_path", "check_output", "disk_full", "remove_stale_temps", "scratch_path"]

@@ -18,6 +18,8 @@ from torch import nn
 from .data.transforms import eval_transform
 from .errors import InputError
 from .preprocessing import Preprocessing, to_image
+from .profiling import images_per_batch
+from .spec import NetSpec
 
 ImageLike = str | Path | Image.Image | np.ndarray
 
@@ -80,6 +82,9 @@ def predict(model: nn.Module, images: Sequence[ImageLike] | ImageLike, top_k: in
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+    spec = getattr(model, "spec", None)
+    if isinstance(spec, NetSpec):  # a batch within the memory bound; one image beyond it is refused
+        batch_size = images_per_batch(spec, settings.input_size, batch_size)
     was_training = model.training
     model.eval()
     results: list[dict[str, Any]] = []

@@ -195,6 +195,23 @@ def measure(model: nn.Module, resolution: int = 224, *, in_chans: int | None = N
                    sum(r.activations for r in rows), tuple(rows))
 
 
+# Activations of one image (the analytic count of `analyze`) that effnet runs a network on: 2^30 is 4 GiB in fp32
+# (B7 at 1024 px needs 0.84e9). A resolution -- a hostile config.json's too -- asking for more is refused at once
+# instead of exhausting memory, and batches are cut so that a whole batch stays within it.
+MAX_ACTIVATIONS = 1 << 30
+
+
+def images_per_batch(spec: NetSpec, resolution: int, wanted: int) -> int:
+    """How many images of `resolution` px to run `spec` on at once, at most `wanted` (and at least 1); a
+    `SpecError` when a single image already needs more than `MAX_ACTIVATIONS`."""
+    per_image = analyze(spec, int(resolution)).activations
+    if per_image > MAX_ACTIVATIONS:
+        raise SpecError(f"{spec.name} at {resolution} px needs about {4 * per_image / 2**30:.0f} GiB of activations "
+                        f"per image, beyond the supported {4 * MAX_ACTIVATIONS / 2**30:.0f} GiB; use a smaller input "
+                        "size")
+    return max(1, min(int(wanted), MAX_ACTIVATIONS // max(per_image, 1)))
+
+
 def profile(model_or_spec_or_name: nn.Module | SpecSource, resolution: int | None = None, *,
             num_classes: int | None = None) -> Profile:
     """Params, MACs (multiply-adds, the paper's FLOPS), activations and per-stage rows of a model name, a spec

@@ -28,7 +28,7 @@ from .data import NAMED_DATASETS, make_dataset
 from .data.transforms import eval_transform
 from .errors import InputError, MissingDependency
 from .export import OnnxRuntimeModel
-from .outputs import atomic_path, check_output
+from .outputs import atomic_path, check_output, scratch_path
 from .preprocessing import Preprocessing, load_image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -261,7 +261,7 @@ def _quantize(source: Path, target: Path, calibration: Sequence[Sample], per_cha
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     input_name = OnnxRuntimeModel(source).input_name
-    with atomic_path(target) as tmp, atomic_path(target.with_suffix(".pre.onnx")) as pre:
+    with atomic_path(target) as tmp, scratch_path(target) as pre:  # pre: a helper file, never a named one
         quant_pre_process(str(source), str(pre), skip_symbolic_shape=True)
         settings = _calibration_settings(method)
         if method in _CLIPPED_METHODS:
@@ -275,7 +275,6 @@ def _quantize(source: Path, target: Path, calibration: Sequence[Sample], per_cha
             model = onnx.load(str(tmp))
             onnx.helper.set_model_props(model, {_METADATA_KEY: json.dumps(report)})
             onnx.save(model, str(tmp))
-    target.with_suffix(".pre.onnx").unlink(missing_ok=True)
     return target
 
 

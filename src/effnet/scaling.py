@@ -3,7 +3,8 @@
 Rounding rules (shared with timm/torchvision/the TF reference so that scaled models are weight-compatible):
 - channels: `round_channels` -- nearest multiple of 8, never more than 10% below the exact value;
 - repeats: `round_repeats` -- ceil(depth * repeats);
-- resolution: `round_resolution` -- nearest multiple of 4 pixels (the official B1-B7 sizes are multiples of 4).
+- resolution: `round_resolution` -- nearest multiple of the spec's `resolution_divisor` (4 pixels: the official B1-B7
+  sizes are multiples of 4; the small-image baseline uses whole pixels).
 """
 
 from __future__ import annotations
@@ -32,18 +33,18 @@ def compound(phi: float, alpha: float = ALPHA, beta: float = BETA, gamma: float 
             raise SpecError(f"{name} must be a positive finite number, got {value}")
     if not math.isfinite(phi):
         raise SpecError(f"phi must be finite, got {phi}")
-    product = alpha * beta**2 * gamma**2
-    if abs(product - 2.0) > tolerance * 2.0:
-        warnings.warn(
-            f"alpha * beta^2 * gamma^2 = {product:.3f}, far from 2: FLOPS will grow by {product:.3f}^phi",
-            ScalingWarning, stacklevel=2)
     try:
         coefficients = (alpha**phi, beta**phi, gamma**phi)
     except OverflowError:
         raise SpecError(f"phi = {phi:g} overflows the scaling coefficients") from None
     if not all(MIN_MULTIPLIER <= c <= MAX_MULTIPLIER for c in coefficients):
-        raise SpecError(f"phi = {phi:g} gives multipliers {tuple(round(c, 6) for c in coefficients)}, outside "
-                        f"[{MIN_MULTIPLIER:g}, {MAX_MULTIPLIER:g}]")
+        raise SpecError(f"phi = {phi:g} gives multipliers {tuple(float(f'{c:.6g}') for c in coefficients)}, "
+                        f"outside [{MIN_MULTIPLIER:g}, {MAX_MULTIPLIER:g}]")
+    product = alpha * beta**2 * gamma**2  # warned about only for coefficients that are usable at all
+    if abs(product - 2.0) > tolerance * 2.0:
+        warnings.warn(
+            f"alpha * beta^2 * gamma^2 = {product:.4g}, far from 2: FLOPS will grow by {product:.4g}^phi",
+            ScalingWarning, stacklevel=2)
     return coefficients
 
 
@@ -99,6 +100,8 @@ def scale_spec(spec: NetSpec, *, phi: float | None = None, depth: float = 1.0, w
     first and last stage's repeats (defaults come from the spec)."""
     if not isinstance(spec, NetSpec):
         raise SpecError(f"scale_spec() needs a NetSpec, got {type(spec).__name__} (effnet.scale takes names too)")
+    if phi is None and (alpha, beta, gamma) != (ALPHA, BETA, GAMMA):
+        raise SpecError("alpha, beta and gamma are the bases of phi (Eq. 3); they need phi")
     if phi is not None:
         if (depth, width, resolution) != (1.0, 1.0, 1.0):
             raise SpecError("pass either phi or explicit depth/width/resolution multipliers, not both")
@@ -120,7 +123,7 @@ def scale_spec(spec: NetSpec, *, phi: float | None = None, depth: float = 1.0, w
         widen(stage).replace_repeats(
             stage.repeats if fix_depth and index in (0, last) else round_repeats(stage.repeats, depth))
         for index, stage in enumerate(spec.stages))
-    new_size = image_size or round_resolution(spec.resolution, resolution)
+    new_size = image_size or round_resolution(spec.resolution, resolution, spec.resolution_divisor)
     d0, w0, r0 = spec.coefficients
     return spec.replace(
         name=name or _scaled_name(spec.name, depth, width, new_size / spec.resolution),

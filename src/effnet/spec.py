@@ -145,6 +145,7 @@ class NetSpec:
     bn_momentum: float = 0.01
     padding: str = "symmetric"
     width_divisor: int = 8
+    resolution_divisor: int = 4
     family: str = "efficientnet"
     fix_stem_head: bool = False
     fix_first_last_depth: bool = False
@@ -170,8 +171,10 @@ class NetSpec:
         for name in ("dropout", "drop_path", "bn_eps", "bn_momentum"):
             if not _is_number(getattr(self, name)):
                 raise SpecError(f"{name} must be a finite number, got {getattr(self, name)!r}")
-        if not isinstance(self.width_divisor, int) or not 1 <= self.width_divisor <= 256:
-            raise SpecError(f"width_divisor must be an integer in [1, 256], got {self.width_divisor!r}")
+        for name in ("width_divisor", "resolution_divisor"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 256:
+                raise SpecError(f"{name} must be an integer in [1, 256], got {value!r}")
         if len(self.coefficients) != 3 or not all(_is_number(c) and c > 0 for c in self.coefficients):
             raise SpecError(f"coefficients must be three positive numbers, got {self.coefficients!r}")
         if not 0 <= self.dropout < 1:
@@ -238,8 +241,8 @@ class NetSpec:
                 raise SpecError("spec extra must be a list of [key, value] pairs")
             values["extra"] = tuple((str(k), v) for k, v in extra)
         for name, kind in (("name", str), ("act", str), ("padding", str), ("family", str), ("resolution", int),
-                           ("width_divisor", int), ("fix_stem_head", bool), ("fix_first_last_depth", bool),
-                           ("stem_pool", bool)):
+                           ("width_divisor", int), ("resolution_divisor", int), ("fix_stem_head", bool),
+                           ("fix_first_last_depth", bool), ("stem_pool", bool)):
             if name in values and (not isinstance(values[name], kind) or (kind is int and
                                                                             isinstance(values[name], bool))):
                 raise SpecError(f"spec field {name} must be a {kind.__name__}, got {values[name]!r}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import pickle
+import warnings
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -68,8 +69,14 @@ def read_checkpoint(path: str | Path) -> Any:
             return load_file(str(path), device="cpu")
         except (SafetensorError, OSError, ValueError, RuntimeError) as error:
             raise WeightsError(f"corrupt or truncated safetensors file {path}: {error}") from None
+    with path.open("rb") as handle:
+        start = handle.read(4)
+    if not (start.startswith(b"PK\x03\x04") or start.startswith(b"\x80")):  # torch.save's zip or legacy pickle
+        raise WeightsError(f"{path} is not a checkpoint (neither safetensors nor a torch.save file)")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols on its way to refusing a file
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         text = str(error).strip()
         if "weights only" in text.lower() or "weights_only" in text.lower():
@@ -270,7 +277,7 @@ def load_weights(model: nn.Module, source: str | Path | Mapping[str, torch.Tenso
         if not reset_head:
             theirs, ours = renamed[head_mismatch[0]].shape[0], own[head_mismatch[0]].shape[0]
             raise WeightsError(f"{origin}: the checkpoint's classifier has {theirs} outputs but the model has "
-                               f"{ours}; pass reset_head=True (CLI: --reset-head) to start a fresh classifier")
+                               f"{ours}; pass reset_head=True to start a fresh classifier")
         renamed = {k: v for k, v in renamed.items() if k not in head_keys}
         missing = [k for k in missing if k not in head_keys]
         head_reset = True

@@ -6,6 +6,7 @@ import argparse
 
 from ..errors import InputError
 from ..loader import load_model
+from ..outputs import check_output
 from ..preprocessing import load_image
 from ..viz.cam import METHODS, cam_grid, class_activation_map, overlay, save_png
 from .options import PADDINGS
@@ -38,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if args.weights and len(names) > 1:
         raise InputError("--weights applies to a single --model")
     inputs = [*args.images, *names, args.weights]
+    check_output(args.output, inputs=inputs, overwrite=args.overwrite)  # before any work
     images = [load_image(path) for path in args.images]
     models = [(name, load_model(name, pretrained=args.pretrained, weights=args.weights, padding=args.padding,
                                 bn_eps=args.bn_eps)) for name in names]

@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, Subset
 from ..data import eval_transform, make_dataset
 from ..errors import InputError
 from ..evaluate import evaluate
+from ..profiling import images_per_batch
 from ..train.config import default_channels_last, resolve_device
 from .options import add_model_options, model_from_args, print_json
 
@@ -54,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
     dataset.transform = eval_transform(preprocessing)
     if args.limit_val:
         dataset = Subset(dataset, range(min(args.limit_val, len(dataset))))
-    loader = DataLoader(dataset, batch_size=args.batch_size, num_workers=args.workers)
+    # a batch within the memory bound (the numbers do not depend on it); one image beyond it is refused
+    batch_size = images_per_batch(first.spec, preprocessing.input_size, args.batch_size)
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=args.workers)
     channels_last = default_channels_last(device) if args.channels_last is None else args.channels_last
     results = {}
     for key, net in models.items():

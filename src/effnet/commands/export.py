@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..export import FORMATS, VerificationError, check_format, export, export_resolution, verify
+from ..outputs import check_output
 from .options import add_model_options, model_from_args, model_source
 
 
@@ -31,8 +32,9 @@ def run(args: argparse.Namespace) -> int:
     check_format(args.format)
     if args.model is None and args.model_positional is not None:
         args.model = args.model_positional
-    model = model_from_args(args).eval()
     source, weights = model_source(args)
+    check_output(args.output, inputs=[source, weights], overwrite=args.overwrite)  # before any work
+    model = model_from_args(args).eval()
     size = export_resolution(model, args.resolution)
     path = export(model, args.output, args.format, resolution=size, dynamic_batch=args.dynamic_batch,
                   overwrite=args.overwrite, inputs=[source, weights])

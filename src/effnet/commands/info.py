@@ -6,7 +6,7 @@ import argparse
 
 from ..profiling import analyze
 from ..specs import resolve_spec
-from .options import add_scaling_options, scaling_kwargs
+from .options import add_scaling_options, print_json, scaling_kwargs
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     spec = resolve_spec(args.model, **scaling_kwargs(args))
     if args.json:
-        print(spec.to_json())
+        print_json(spec.to_dict())  # a spec's free-form `extra` values may hold NaN, which JSON cannot
         return 0
     d, w, r = spec.coefficients
     print(f"{spec.name}  (depth x{d:g}, width x{w:g}, resolution x{r:g}; input {spec.resolution}px, "

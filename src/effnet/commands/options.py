@@ -14,9 +14,10 @@ from ..checkpoints import is_trainer_checkpoint
 from ..errors import InputError
 from ..loader import load_model
 from ..spec import PADDINGS
+from ..trial import ProxySchedule
 
-__all__ = ["PADDINGS", "add_model_options", "add_scaling_options", "model_from_args", "model_source", "positive_int",
-           "print_json", "scaling_kwargs"]
+__all__ = ["PADDINGS", "add_engine_options", "add_model_options", "add_proxy_options", "add_scaling_options",
+           "model_from_args", "model_source", "positive_int", "print_json", "proxy_from_args", "scaling_kwargs"]
 
 
 def add_scaling_options(parser: argparse.ArgumentParser) -> None:
@@ -105,3 +106,42 @@ def _finite(value: Any) -> Any:
 def print_json(data: Any) -> None:
     """Print valid JSON: NaN and infinities (which JSON cannot hold) become null."""
     print(json.dumps(_finite(data), indent=2, allow_nan=False))
+
+
+def add_proxy_options(parser: argparse.ArgumentParser) -> None:
+    """The proxy schedule every trial of a study is trained with (`effnet.trial.ProxySchedule`)."""
+    group = parser.add_argument_group("proxy schedule (how each trial is trained and scored)")
+    group.add_argument("--data", required=True, help="fashion-mnist, cifar10, cifar100 or an ImageFolder root")
+    group.add_argument("--data-dir", help="where the named dataset's files are")
+    group.add_argument("--recipe", default="small-data",
+                       help="training recipe (default small-data) or a YAML/JSON file")
+    group.add_argument("--set", action="append", metavar="KEY=VALUE", dest="overrides",
+                       help="override a recipe field for every trial, e.g. --set lr=0.004")
+    group.add_argument("--epochs", type=positive_int, default=2, help="epochs per trial (default 2)")
+    group.add_argument("--batch-size", type=positive_int, help="batch size (default: the recipe's)")
+    group.add_argument("--limit-train", type=positive_int, help="train on the first N training images")
+    group.add_argument("--limit-val", type=positive_int, help="score on the first N validation images (default all)")
+    group.add_argument("--resolution", type=positive_int,
+                       help="input size of the baseline before scaling (default: the baseline's own)")
+    group.add_argument("--seeds", type=positive_int, default=1, help="trials per configuration (default 1)")
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """Where the study lives and who runs it."""
+    group = parser.add_argument_group("study engine")
+    group.add_argument("--output", required=True, metavar="DIR",
+                       help="study folder: study.json, the journal, results, figures; run again to resume")
+    group.add_argument("--workers", type=positive_int, default=1,
+                       help="local worker processes sharing the study (default 1)")
+    group.add_argument("--threads", type=positive_int, default=1, help="CPU threads per worker (default 1)")
+    group.add_argument("--storage", metavar="URL",
+                       help="a database URL Optuna accepts (e.g. postgresql+psycopg://user@host/db) so workers on "
+                       "several machines share one study (default: a journal file in --output)")
+    group.add_argument("--no-progress", action="store_true", help="no progress display")
+
+
+def proxy_from_args(args: argparse.Namespace) -> ProxySchedule:
+    """The proxy schedule the options describe."""
+    return ProxySchedule(data=args.data, data_dir=args.data_dir, recipe=args.recipe,
+                         overrides=tuple(args.overrides or ()), epochs=args.epochs, batch_size=args.batch_size,
+                         limit_train=args.limit_train, limit_val=args.limit_val, resolution=args.resolution)

@@ -47,7 +47,7 @@ def _reader(root: Path, name: str):
 
         return read
     raise InputError(f"{name} not found in {root}: expected {folder}/ or {archive} (the official binary version, "
-                     f"from {_URL[name]}); pass --data-dir DIR")
+                     f"from {_URL[name]}); pass the folder that holds it as the data directory")
 
 
 def cifar(name: str, split: str, data_dir: str | Path | None, transform=None) -> TensorImageDataset:
@@ -55,7 +55,7 @@ def cifar(name: str, split: str, data_dir: str | Path | None, transform=None) ->
     if name not in _LAYOUT:
         raise InputError(f"unknown CIFAR variant {name!r}")
     if data_dir is None:
-        raise InputError(f"{name} needs --data-dir DIR holding {_LAYOUT[name][0]}/ or {_LAYOUT[name][1]}")
+        raise InputError(f"{name} needs a data directory holding {_LAYOUT[name][0]}/ or {_LAYOUT[name][1]}")
     read = _reader(Path(data_dir), name)
     _, _, train, test, label_bytes, offset = _LAYOUT[name]
     files = train if split == "train" else test

@@ -3,15 +3,19 @@ and choices made from it before any work -- contradictory options, device, mixed
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..errors import InputError
+from ..errors import InputError, OutputError
 from ..zoo import SpecSource
 from .recipe import PRESETS, Recipe
+
+# What a run writes into its folder (train.state writes the first three; the trainer the rest at the end).
+RUN_FILES = ("last.pt", "best.pt", "metrics.jsonl", "pretrained", "pretrained-ema", "tensorboard")
 
 
 class TrainingDiverged(RuntimeError):
@@ -54,6 +58,7 @@ class TrainConfig:
     save_pretrained: bool = True
     tensorboard: bool = False
     overwrite: bool = False
+    validate: str = "every"  # "every" epoch, or only the "last" (short proxy runs of a study)
 
 
 def check_options(config: TrainConfig) -> None:
@@ -70,6 +75,8 @@ def check_options(config: TrainConfig) -> None:
             raise InputError(f"{name.replace('_', '-')} must be a positive integer, got {value!r}")
     if config.accum_steps < 1 or config.workers < 0:
         raise InputError("accum-steps must be >= 1 and workers >= 0")
+    if config.validate not in ("every", "last"):
+        raise InputError(f"validate must be every or last, got {config.validate!r}")
     if config.on_bad_image not in ("skip", "fail"):
         raise InputError(f"on-bad-image must be skip or fail, got {config.on_bad_image!r}")
     if not isinstance(config.recipe, Recipe):
@@ -79,6 +86,28 @@ def check_options(config: TrainConfig) -> None:
         raise InputError(f"output {output} is a file, not a run folder")
     if output.is_symlink():
         raise InputError(f"output {output} is a symbolic link; refusing to write through it")
+    _check_inputs(config, output)
+
+
+def _check_inputs(config: TrainConfig, output: Path) -> None:
+    """The run folder must not be the data, and a fresh run must not replace the files it starts from (a model
+    or weights inside the run's own last.pt, best.pt, pretrained/ ...): starting over deletes them."""
+    if not output.is_dir():
+        return
+    for name in (config.data, config.data_dir):
+        if name is not None and Path(name).is_dir() and os.path.samefile(name, output):
+            raise OutputError(f"output {output} is the data folder; choose another run folder")
+    if config.resume:
+        return
+    sources = [Path(source) for source in (config.model, config.weights)
+               if isinstance(source, (str, os.PathLike)) and Path(source).exists()]
+    for name in RUN_FILES:
+        written = output / name
+        for source in sources:
+            if written.exists() and (os.path.samefile(source, written)
+                                     or source.resolve().is_relative_to(written.resolve())):
+                raise OutputError(f"{source} is an input of this run but also {name} of its output folder "
+                                  f"{output}, which a new run replaces; choose another run folder")
 
 
 def resolve_device(name: str) -> torch.device:

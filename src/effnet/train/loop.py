@@ -11,6 +11,7 @@ import signal
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +64,9 @@ class Trainer:
     `step_losses` holds the (rank-averaged) loss of every optimizer step taken by this process; `history` the
     epoch rows of the whole run (also those before a resume)."""
 
-    def __init__(self, config: TrainConfig) -> None:
+    def __init__(self, config: TrainConfig, on_epoch: Callable[[dict[str, Any]], None] | None = None) -> None:
         check_options(config)
+        self.on_epoch = on_epoch  # called with each epoch's row once it is saved (may raise to stop the run)
         self.config, self.recipe = config, config.recipe
         self.folder = RunFolder(config.output)
         self.output = self.folder.path
@@ -156,7 +158,8 @@ class Trainer:
         self.optimizer = build_optimizer(self.model, self.recipe, self.global_batch)
         self.scheduler = build_scheduler(self.optimizer, self.recipe, self.sampler.steps_per_epoch, self.epochs)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
-        self.signature = signature(str(c.model), self.model.spec, self.model.num_classes)
+        self.signature = signature(c.model if isinstance(c.model, str) else self.model.spec.name, self.model.spec,
+                                   self.model.num_classes)
         self.progress = RunProgress()
         if self.resume_from:
             self.progress, rngs = restore_checkpoint(
@@ -218,26 +221,31 @@ class Trainer:
         return result
 
     def _finish_epoch(self, epoch: int, step_in_epoch: int, losses: list[float], images: int, train_seconds: float,
-                      started: float) -> dict[str, Any]:
-        result = self._validate()
+                      started: float, final: bool) -> dict[str, Any]:
+        validate = final or self.config.validate == "every"
+        result = self._validate() if validate else None
         row = {"epoch": epoch + 1, "step": self.progress.global_step,
                "train_loss": sum(losses) / len(losses) if losses else None,
-               "val_loss": result["loss"], "val_top1": result["top1"], "val_top5": result["top5"],
-               "ema_top1": result["ema"]["top1"] if "ema" in result else None,
+               "val_loss": result["loss"] if result else None, "val_top1": result["top1"] if result else None,
+               "val_top5": result["top5"] if result else None,
+               "ema_top1": result["ema"]["top1"] if result and "ema" in result else None,
                "lr": self.optimizer.param_groups[0]["lr"],
                "images_per_s": images / train_seconds if train_seconds > 0 else None,
-               "seconds": time.perf_counter() - started}
+               "train_seconds": train_seconds, "seconds": time.perf_counter() - started}
         row = {key: (None if isinstance(value, float) and not math.isfinite(value) else value)
                for key, value in row.items()}
         if step_in_epoch < self.sampler.steps_per_epoch:
             row["partial"] = True
-        best = result["top1"] > self.progress.best_top1
-        self.progress.best_top1 = max(self.progress.best_top1, result["top1"])
+        best = result is not None and result["top1"] > self.progress.best_top1
+        if result is not None:
+            self.progress.best_top1 = max(self.progress.best_top1, result["top1"])
         self.progress.history.append(row)
         if self.dist.is_main:
             self.tensorboard.epoch(row)
         done = step_in_epoch >= self.sampler.steps_per_epoch
         self._save(epoch + 1 if done else epoch, 0 if done else step_in_epoch, best=best)
+        if self.on_epoch is not None and self.dist.is_main and result is not None:
+            self.on_epoch(row)
         return row
 
     def fit(self) -> dict[str, Any]:
@@ -326,7 +334,9 @@ class Trainer:
                         break
                 progress.remove_task(task)
                 train_seconds = time.perf_counter() - train_start
-                self._finish_epoch(epoch, step_in_epoch, losses, seen, train_seconds, started)
+                final = reason == "max_steps" or epoch + 1 >= self.epochs or (
+                    c.max_steps is not None and self.progress.global_step >= c.max_steps)
+                self._finish_epoch(epoch, step_in_epoch, losses, seen, train_seconds, started, final)
                 if reason == "max_steps":
                     break
         if self.config.save_pretrained and self.dist.is_main:

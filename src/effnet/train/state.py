@@ -22,7 +22,7 @@ from torch import nn
 
 from ..checkpoints import FORMAT, load_checkpoint
 from ..errors import InputError, OutputError, WeightsError
-from ..outputs import atomic_path, disk_full
+from ..outputs import atomic_path, disk_full, remove_stale_temps
 from ..preprocessing import Preprocessing
 from ..spec import NetSpec
 
@@ -75,6 +75,8 @@ class RunFolder:
     def resume_point(self, resume: bool | str, overwrite: bool = False) -> Path | None:
         """The checkpoint to continue from; an error when the folder already holds a run and resuming was not
         asked for (or, with `overwrite`, clear that run's files first)."""
+        for written in (self.last, self.best, self.metrics):  # left by a run that was killed while writing
+            remove_stale_temps(written)
         if resume:
             path = self.last if resume is True else Path(str(resume))
             if not path.is_file():

@@ -18,7 +18,8 @@ class TensorBoardLog:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
-            raise InputError("--tensorboard needs the tensorboard package: pip install 'effnet[tensorboard]'") from None
+            raise InputError("TensorBoard logging needs the tensorboard package: pip install 'effnet[tensorboard]'") \
+                from None
         self.writer = SummaryWriter(log_dir=str(directory))
 
     def step(self, global_step: int, loss: float, lr: float) -> None:
@@ -30,7 +31,7 @@ class TensorBoardLog:
         if self.writer is None:
             return
         for key, value in row.items():
-            if key not in ("epoch", "step", "partial") and isinstance(value, (int, float)):
+            if key not in ("epoch", "step", "partial") and isinstance(value, (int, float)) and value is not None:
                 group = "val" if key.startswith(("val_", "ema_")) else "epoch"
                 self.writer.add_scalar(f"{group}/{key}", value, row["step"])
         self.writer.flush()

@@ -22,6 +22,8 @@ from ..errors import InputError
 from ..outputs import atomic_path, check_output
 from ..prediction import model_preprocessing
 from ..preprocessing import Preprocessing, to_image
+from ..profiling import images_per_batch
+from ..spec import NetSpec
 
 METHODS = ("auto", "cam", "gradcam")
 
@@ -89,6 +91,8 @@ def class_activation_map(model: nn.Module, image: Any, class_index: int | None =
         raise InputError(f"unknown CAM method {method!r}; choose from {', '.join(METHODS)}")
     picture = to_image(image)
     config = preprocessing or model_preprocessing(model)
+    if isinstance(getattr(model, "spec", None), NetSpec):
+        images_per_batch(model.spec, config.input_size, 1)  # refuses an input size that would exhaust memory
     if not crop:
         size = config.input_size
         picture = picture.resize((size, size), Image.Resampling.BICUBIC)

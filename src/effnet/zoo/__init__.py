@@ -1,9 +1,19 @@
 """Named baseline specs: the registry (`zoo.registry`) and one module per family, each registering its names."""
 
 from ..errors import UnknownModelError
-from . import efficientnet, mnasnet, mobilenet_v1, mobilenet_v2, resnet, shufflenet, squeezenet, xception
+from . import (
+    efficientnet,
+    efficientnet_small,
+    mnasnet,
+    mobilenet_v1,
+    mobilenet_v2,
+    resnet,
+    shufflenet,
+    squeezenet,
+    xception,
+)
 from .registry import SpecSource, get_spec, is_registered, list_models, normalize_name, read_spec_file, register
 
-__all__ = ["SpecSource", "UnknownModelError", "efficientnet", "get_spec", "is_registered", "list_models",
-           "mnasnet", "mobilenet_v1", "mobilenet_v2", "normalize_name", "read_spec_file", "register", "resnet",
-           "shufflenet", "squeezenet", "xception"]
+__all__ = ["SpecSource", "UnknownModelError", "efficientnet", "efficientnet_small", "get_spec", "is_registered",
+           "list_models", "mnasnet", "mobilenet_v1", "mobilenet_v2", "normalize_name", "read_spec_file", "register",
+           "resnet", "shufflenet", "squeezenet", "xception"]

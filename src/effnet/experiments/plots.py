@@ -1,0 +1,89 @@
+"""Figures of studies as PNG files, written atomically. matplotlib's object API renders with Agg and never
+touches pyplot's global state, so no display is needed and a user's own backend is left alone."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from ..outputs import atomic_path
+
+Series = Mapping[str, Sequence[tuple[float, float, float]]]  # label -> [(x, mean, std), ...]
+
+
+def line_plot(series: Series, path: Path, *, xlabel: str, ylabel: str, title: str, logx: bool = False,
+              annotate: Mapping[str, Sequence[str]] | None = None) -> Path:
+    """One line per series, mean with +-std error bars, points sorted by x; optional text beside each point."""
+    figure = Figure(figsize=(6.4, 4.6), dpi=120)
+    axes = figure.subplots()
+    for name, points in series.items():
+        points = sorted(points)
+        if not points:
+            continue
+        xs, means, stds = zip(*points)
+        axes.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=name)
+        for (x, y, _), text in zip(points, (annotate or {}).get(name, ())):
+            axes.annotate(text, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    if logx:
+        axes.set_xscale("log")
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title, fontsize=10)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    return save(figure, path)
+
+
+def panels(groups: Mapping[str, Series], path: Path, *, xlabels: Mapping[str, str], ylabel: str,
+           title: str) -> Path:
+    """Side-by-side panels, one per group (e.g. Fig. 3: one per scaling dimension)."""
+    figure = Figure(figsize=(4.2 * max(1, len(groups)), 3.8), dpi=120)
+    axes = figure.subplots(1, max(1, len(groups)), squeeze=False)
+    for ax, (name, series) in zip(axes[0], groups.items()):
+        for line, points in series.items():
+            points = sorted(points)
+            if points:
+                xs, means, stds = zip(*points)
+                ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=line)
+        ax.set_xlabel(xlabels.get(name, name))
+        ax.set_ylabel(ylabel)
+        ax.set_title(name, fontsize=9)
+        ax.grid(alpha=0.3)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return save(figure, path)
+
+
+def scatter(points: Mapping[str, Sequence[tuple[float, float]]], path: Path, *, xlabel: str, ylabel: str,
+            title: str, logx: bool = False, front: Sequence[tuple[float, float]] = ()) -> Path:
+    """Scattered points per group, with an optional front (e.g. a Pareto front) drawn as a step line."""
+    figure = Figure(figsize=(6.4, 4.6), dpi=120)
+    axes = figure.subplots()
+    for name, group in points.items():
+        if group:
+            xs, ys = zip(*group)
+            axes.scatter(xs, ys, s=18, alpha=0.75, label=name)
+    if front:
+        xs, ys = zip(*sorted(front))
+        axes.step(xs, ys, where="post", color="black", linewidth=1, label="Pareto front")
+    if logx:
+        axes.set_xscale("log")
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title, fontsize=10)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    return save(figure, path)
+
+
+def save(figure: Figure, path: Path) -> Path:
+    with atomic_path(path) as temp:
+        figure.savefig(temp, format="png")
+    return path
+
+
+__all__ = ["line_plot", "panels", "save", "scatter"]

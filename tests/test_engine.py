@@ -1,0 +1,150 @@
+"""The experiment engine on Optuna: a fixed plan of trials run by K processes without duplicating or losing one,
+resumed after a crash without re-running finished trials, refusing a folder of another configuration, and shared
+by two workers through a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from effnet.engine import Engine, Plan, TrialContext, trial_key
+from effnet.errors import InputError
+
+TOY = "test_engine:toy"
+
+
+def toy(params: dict, context: TrialContext) -> dict:
+    """Sleeps a little (so workers overlap), logs who ran it, and can crash its process once (`crash_once`)."""
+    context.folder.mkdir(parents=True, exist_ok=True)
+    runs = context.folder / "runs.txt"
+    with runs.open("a") as handle:
+        handle.write(f"{os.getpid()}\n")
+    if params.get("crash_once") and len(runs.read_text().splitlines()) == 1:
+        os._exit(17)  # the process dies mid-trial, as under kill -9
+    if params.get("fail"):
+        raise ValueError("this trial always fails")
+    time.sleep(0.3)
+    return {"value": float(params["x"]) ** 2, "pid": os.getpid(), "offset": context.derived.get("offset")}
+
+
+def plan(n: int = 8, **extra: object) -> Plan:
+    return Plan("toy-study", {"n": n, **{k: str(v) for k, v in extra.items()}},
+                tuple({"x": x, **extra} for x in range(n)))
+
+
+def runs(folder: Path) -> dict[int, int]:
+    counts = {}
+    for path in (folder / "trials").iterdir():
+        x = int(path.name.split("-")[0])
+        counts[x] = len((path / "runs.txt").read_text().splitlines())
+    return counts
+
+
+def test_two_local_workers_share_the_plan_without_duplicates(tmp_path: Path) -> None:
+    engine = Engine(plan(8), tmp_path / "study")
+    assert engine.derived("offset", lambda: 7) == 7 and engine.derived("offset", lambda: 9) == 7  # computed once
+    counts = engine.run(TOY, workers=2, progress=False)
+    assert counts == {"planned": 8, "done": 8, "running": 0, "failed": 0, "waiting": 0}
+    records = engine.records()
+    assert [r.params["x"] for r in records] == list(range(8)) and all(r.state == "complete" for r in records)
+    assert [r.metrics["value"] for r in records] == [x * x for x in range(8)]
+    assert all(r.metrics["offset"] == 7 for r in records)  # every worker saw the shared derived data
+    assert runs(tmp_path / "study") == {x: 1 for x in range(8)}  # each trial ran exactly once
+    assert len({r.metrics["pid"] for r in records}) == 2  # both workers did work
+    # a second run has nothing to do and runs nothing again
+    assert Engine(plan(8), tmp_path / "study").run(TOY, workers=2, progress=False)["done"] == 8
+    assert runs(tmp_path / "study") == {x: 1 for x in range(8)}
+    saved = json.loads((tmp_path / "study" / "study.json").read_text())
+    assert saved["kind"] == "toy-study" and saved["inputs"] == {"n": 8}
+
+
+def test_a_crashed_worker_is_resumed_without_rerunning_finished_trials(tmp_path: Path) -> None:
+    crashy = Plan("toy-study", {"n": 4, "crash": True},
+                  tuple({"x": x, "crash_once": x == 2} for x in range(4)))
+    first = Engine(crashy, tmp_path / "study").run(TOY, workers=2, progress=False)
+    assert first["done"] == 3 and first["running"] == 1  # one worker died in trial x=2, leaving it RUNNING
+    done_before = {x for x, n in runs(tmp_path / "study").items() if x != 2}
+    second = Engine(crashy, tmp_path / "study").run(TOY, workers=2, progress=False)
+    assert second == {"planned": 4, "done": 4, "running": 0, "failed": 0, "waiting": 0}
+    counts = runs(tmp_path / "study")
+    assert counts[2] == 2 and all(counts[x] == 1 for x in done_before)  # only the crashed trial ran again
+    states = [t.state for t in Engine(crashy, tmp_path / "study").trials()]
+    assert states.count(optuna.trial.TrialState.FAIL) == 1  # the dead attempt, recorded as failed
+
+
+def test_a_failing_trial_is_recorded_and_the_rest_go_on(tmp_path: Path, capsys) -> None:
+    failing = Plan("toy-study", {"n": 3, "fail": True}, tuple({"x": x, "fail": x == 1} for x in range(3)))
+    engine = Engine(failing, tmp_path / "study")
+    counts = engine.run(TOY, workers=1, progress=False)
+    assert counts["done"] == 2 and counts["failed"] == 1
+    failed = [r for r in engine.records() if r.state == "fail"]
+    assert failed[0].params["x"] == 1 and "always fails" in failed[0].metrics["error"]
+    assert "failed: ValueError: this trial always fails" in capsys.readouterr().err
+
+
+def test_a_duplicate_enqueue_runs_once(tmp_path: Path) -> None:
+    engine = Engine(plan(3), tmp_path / "study")
+    engine.enqueue_missing()
+    engine.study.enqueue_trial({"x": 1}, user_attrs={"effnet.key": trial_key({"x": 1})})  # a racing coordinator
+    engine.run(TOY, workers=1, progress=False)
+    assert runs(tmp_path / "study") == {0: 1, 1: 1, 2: 1}
+    assert engine.counts()["done"] == 3
+
+
+def test_a_folder_of_another_configuration_or_kind_is_refused(tmp_path: Path) -> None:
+    Engine(plan(3), tmp_path / "study").run(TOY, progress=False)
+    with pytest.raises(InputError, match=r"different configuration \(n: was 3, now 4\)"):
+        Engine(plan(4), tmp_path / "study")
+    with pytest.raises(InputError, match="holds a toy-study study, not a other-study"):
+        Engine(Plan("other-study", {"n": 3}, ({"x": 1},)), tmp_path / "study")
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "study.json").write_text("{not json")
+    with pytest.raises(InputError, match="damaged"):
+        Engine(plan(3), tmp_path / "junk")
+    (tmp_path / "journal-only").mkdir()
+    (tmp_path / "journal-only" / "study.journal").write_text("garbage\n")
+    with pytest.raises(InputError, match="not an effnet study folder"):
+        Engine(plan(3), tmp_path / "journal-only")
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(InputError, match="is a file"):
+        Engine(plan(3), tmp_path / "afile")
+
+
+def test_an_unreachable_storage_url_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot reach the study storage"):
+        Engine(plan(2), tmp_path / "study", storage="postgresql+psycopg://nobody:secret@127.0.0.1:1/none")
+    with pytest.raises(InputError) as info:
+        Engine(plan(2), tmp_path / "study2", storage="postgresql+psycopg://nobody:secret@127.0.0.1:1/none")
+    assert "secret" not in str(info.value)  # the password is never printed
+
+
+def test_two_workers_share_one_study_through_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    shared = Plan("toy-study", {"n": 6, "db": True}, tuple({"x": x} for x in range(6)))
+    # two coordinators (as on two machines), each with its own folder and one worker, one shared database
+    first = Engine(shared, tmp_path / "machine-a", storage=postgres_url)
+    second = Engine(shared, tmp_path / "machine-b", storage=postgres_url)
+    first.enqueue_missing()
+    second.enqueue_missing()  # idempotent: nothing is enqueued twice
+    assert len(first.trials()) == 6
+    import multiprocessing
+
+    from effnet.engine import WorkerJob, work
+
+    context = multiprocessing.get_context("spawn")
+    jobs = [WorkerJob(shared.name, str(tmp_path / name), postgres_url, TOY, 1) for name in ("machine-a", "machine-b")]
+    processes = [context.Process(target=work, args=(job,)) for job in jobs]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+        assert process.exitcode == 0
+    records = first.records()
+    assert sorted(r.params["x"] for r in records) == list(range(6)) and all(r.state == "complete" for r in records)
+    ran = {**runs(tmp_path / "machine-a"), **runs(tmp_path / "machine-b")}
+    assert ran == {x: 1 for x in range(6)}  # every trial once, across both machines' workers
+    assert (tmp_path / "machine-a" / "trials").is_dir() and (tmp_path / "machine-b" / "trials").is_dir()
