@@ -136,7 +136,8 @@ def test_two_workers_share_one_study_through_postgresql(tmp_path: Path, postgres
     from effnet.engine import WorkerJob, work
 
     context = multiprocessing.get_context("spawn")
-    jobs = [WorkerJob(shared.name, str(tmp_path / name), postgres_url, TOY, 1) for name in ("machine-a", "machine-b")]
+    jobs = [WorkerJob(shared, str(tmp_path / name), postgres_url, TOY, 1, index)
+            for index, name in enumerate(("machine-a", "machine-b"))]
     processes = [context.Process(target=work, args=(job,)) for job in jobs]
     for process in processes:
         process.start()

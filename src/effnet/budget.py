@@ -62,23 +62,24 @@ def _scaler(spec: NetSpec, method: str, alpha: float, beta: float, gamma: float)
     return lambda c: scale_spec(spec, **{method: c})
 
 
-def _macs(spec: NetSpec) -> float:
-    return float(analyze(spec).macs)
-
-
 def fit_budget(spec: SpecSource, target_macs: float | str, method: str = "compound", *,
                alpha: float = ALPHA, beta: float = BETA, gamma: float = GAMMA,
-               cost: Callable[[NetSpec], float] | None = None, metric: str = "macs") -> BudgetFit:
+               cost: Callable[[NetSpec], float] | None = None, metric: str = "macs",
+               num_classes: int = 1000) -> BudgetFit:
     """Scale `spec` by one method so its MACs are as close as possible to `target_macs` (absolute MACs, or a
     string such as "2x" relative to the baseline). Bisection on the coefficient; rounding of channels, repeats
     and pixels makes MACs a step function, so the nearer of the two boundary steps is returned.
 
     `cost` replaces MACs by another measure of a spec (e.g. measured latency in ms, `metric="latency"`); the
-    target is then in that measure ("2x" still means twice the baseline's)."""
+    target is then in that measure ("2x" still means twice the baseline's). MACs are counted with a classifier of
+    `num_classes` outputs (the task's, for small networks whose head is a sizeable share)."""
     spec = get_spec(spec)
     if method not in METHODS:
         raise SpecError(f"unknown scaling method {method!r}; choose from {', '.join(METHODS)}")
-    measure = cost or _macs
+    def macs(candidate: NetSpec) -> float:
+        return float(analyze(candidate, num_classes=num_classes).macs)
+
+    measure = cost or macs
     base = measure(spec)
     target = parse_budget(target_macs, base)
     make = _scaler(spec, method, alpha, beta, gamma)
@@ -130,5 +131,6 @@ def fit_budget(spec: SpecSource, target_macs: float | str, method: str = "compou
     t = t_lo if abs(below - target) <= abs(above - target) else t_hi
     coefficient = from_t(t)
     scaled = make(coefficient)
-    return BudgetFit(scaled, method, coefficient, analyze(scaled).macs, target, analyze(spec).macs,
+    return BudgetFit(scaled, method, coefficient, analyze(scaled, num_classes=num_classes).macs, target,
+                     analyze(spec, num_classes=num_classes).macs,
                      cost=value(t) or 0.0, base_cost=base, metric=metric)

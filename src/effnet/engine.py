@@ -50,6 +50,7 @@ STUDY_FILE, JOURNAL_FILE = "study.json", "study.journal"
 HEARTBEAT = 10.0  # seconds between a running trial's heartbeats
 STALE_AFTER = 120.0  # a RUNNING trial without a heartbeat for this long belongs to a dead process
 KEY, HEARTBEAT_ATTR, ERROR_ATTR, WORKER_ATTR = "effnet.key", "effnet.heartbeat", "effnet.error", "effnet.worker"
+RETRY_ATTR = "effnet.retry_of"
 DERIVED = "effnet.derived."
 
 Params = dict[str, Any]
@@ -59,18 +60,33 @@ Objective = Callable[[Params, "TrialContext"], dict[str, Any]]
 @dataclass(frozen=True)
 class Plan:
     """A study: its `kind`, the `inputs` it was made from (a study made from other inputs is refused), and the
-    parameter sets of its trials, in order (each a flat dict of JSON scalars)."""
+    parameter sets of its trials, in order (each a flat dict of JSON scalars).
+
+    A search adds `asks` trials proposed by a sampler (`sampler` is "module:function", called with a seed, giving
+    an Optuna sampler) after the enqueued ones, and may have several objectives (`directions`)."""
 
     kind: str
     inputs: dict[str, Any]
     trials: tuple[Params, ...]
+    asks: int = 0
+    sampler: str | None = None
+    sampler_args: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    directions: tuple[str, ...] = ("maximize",)
 
     def __post_init__(self) -> None:
         keys = [trial_key(params) for params in self.trials]
         if len(set(keys)) != len(keys):
             raise InputError(f"the {self.kind} plan has a repeated trial")
-        if not self.trials:
+        if not self.trials and self.asks < 1:
             raise InputError(f"the {self.kind} plan has no trials")
+        if self.asks and self.sampler is None:
+            raise InputError("a plan with sampler-proposed trials needs a sampler")
+
+    @property
+    def total(self) -> int:
+        """How many trials the study runs in all."""
+        return len(self.trials) + self.asks
 
     @property
     def name(self) -> str:
@@ -102,9 +118,14 @@ class TrialContext:
     folder: Path
     trial: optuna.Trial | None = None
 
+    @property
+    def root(self) -> Path:
+        """The study's folder of trial folders (a search names its candidates' folders itself)."""
+        return self.folder.parent
+
     def report(self, step: int, value: float) -> None:
-        if self.trial is None or not math.isfinite(value):
-            return
+        if self.trial is None or not math.isfinite(value) or len(self.trial.study.directions) > 1:
+            return  # Optuna prunes single-objective studies only
         self.trial.report(value, step)
         if self.trial.should_prune():
             raise TrialPruned(f"pruned at step {step} (value {value:.4g})")
@@ -177,7 +198,8 @@ class Engine:
         self.storage = open_storage(self.output, storage)
         try:
             self.study = optuna.create_study(storage=self.storage, study_name=plan.name, load_if_exists=True,
-                                             direction="maximize", pruner=pruner or optuna.pruners.NopPruner())
+                                             directions=list(plan.directions), sampler=make_sampler(plan, 0),
+                                             pruner=pruner or optuna.pruners.NopPruner())
         except Exception as error:  # a corrupt journal or an unusable database surfaces here
             raise InputError(f"cannot open the study in {self.output}: {_first_line(error)}") from None
         stored = self.study.user_attrs.get("effnet.inputs")
@@ -241,7 +263,8 @@ class Engine:
         return self.study.get_trials(deepcopy=False)
 
     def fail_stale(self, after: float = STALE_AFTER) -> list[int]:
-        """Mark RUNNING trials whose process died (no heartbeat for `after` seconds) failed; their numbers."""
+        """Mark RUNNING trials whose process died (no heartbeat for `after` seconds) failed; their numbers. A
+        sampler-proposed trial is enqueued again with the parameters it had, so the same candidate is retried."""
         now, failed = time.time(), []
         for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             beat = trial.user_attrs.get(HEARTBEAT_ATTR)
@@ -253,6 +276,8 @@ class Engine:
                                                             "its process stopped without finishing it")
                     self.study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
                     failed.append(trial.number)
+                    if KEY not in trial.user_attrs and trial.params:  # a proposal: try the same candidate again
+                        self.study.enqueue_trial(dict(trial.params), user_attrs={RETRY_ATTR: trial.number})
         return failed
 
     def enqueue_missing(self) -> int:
@@ -270,6 +295,8 @@ class Engine:
 
     def counts(self) -> dict[str, int]:
         """Planned trials done (finished or pruned), running, waiting, failed (without a later success)."""
+        if self.plan.asks:
+            return self._search_counts()
         latest: dict[str, TrialState] = {}
         for trial in self.trials():
             key = trial.user_attrs.get(KEY)
@@ -286,6 +313,16 @@ class Engine:
         return {"planned": len(planned), "done": done, "running": running, "failed": failed,
                 "waiting": len(planned) - done - running - failed}
 
+    def _search_counts(self) -> dict[str, int]:
+        trials = self.trials()
+        done = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+        running = sum(t.state == TrialState.RUNNING for t in trials)
+        waiting = sum(t.state == TrialState.WAITING for t in trials)
+        failed = sum(t.state == TrialState.FAIL and t.user_attrs.get(ERROR_ATTR) != OVER_BUDGET for t in trials)
+        left = max(0, self.plan.total - done - running - waiting)
+        return {"planned": self.plan.total, "done": min(done, self.plan.total), "running": running,
+                "failed": failed, "waiting": waiting + left}
+
     # ----- running ------------------------------------------------------------------------------------
     def run(self, objective: str, *, workers: int = 1, threads: int = 1, progress: bool = True) -> dict[str, int]:
         """Run every unfinished trial with `workers` processes (`objective` is "module:function"); returns the
@@ -295,15 +332,16 @@ class Engine:
         resolve(objective)
         self.fail_stale()
         self.enqueue_missing()
-        job = WorkerJob(self.plan.name, str(self.output), self.storage_url, objective, threads)
+        jobs = [WorkerJob(self.plan, str(self.output), self.storage_url, objective, threads, index)
+                for index in range(workers)]
         with _Display(self, progress) as display:
             if workers == 1:
                 thread = threading.Thread(target=display.follow, daemon=True)
                 thread.start()
-                work(job)
+                work(jobs[0])
             else:
                 context = multiprocessing.get_context("spawn")
-                processes = [context.Process(target=work, args=(job,), daemon=False) for _ in range(workers)]
+                processes = [context.Process(target=work, args=(job,), daemon=False) for job in jobs]
                 for process in processes:
                     process.start()
                 try:
@@ -314,6 +352,17 @@ class Engine:
                     for process in processes:
                         process.join()
         return self.counts()
+
+    def all_records(self) -> list[Record]:
+        """Every trial in number order (a search's proposals, cached candidates, failures), as stored."""
+        out = []
+        for trial in sorted(self.trials(), key=lambda t: t.number):
+            metrics = {k: v for k, v in trial.user_attrs.items() if not k.startswith("effnet.")}
+            if trial.state == TrialState.FAIL:
+                metrics["error"] = trial.user_attrs.get(ERROR_ATTR)
+            params = dict(trial.params or trial.system_attrs.get("fixed_params") or {})
+            out.append(Record(trial.number, trial.state.name.lower(), params, metrics))
+        return out
 
     def records(self) -> list[Record]:
         """The planned trials' latest finished results (COMPLETE or PRUNED), in plan order; then failures."""
@@ -354,29 +403,61 @@ def resolve(objective: str) -> Objective:
         raise InputError(f"no objective {objective!r}") from None
 
 
+def make_sampler(plan: Plan, worker: int) -> optuna.samplers.BaseSampler | None:
+    """The plan's sampler for one worker (each worker gets its own seed, so they do not propose alike)."""
+    if plan.sampler is None:
+        return None
+    return resolve(plan.sampler)(seed=plan.seed + 1000 * worker, **plan.sampler_args)
+
+
 @dataclass(frozen=True)
 class WorkerJob:
     """What a worker process needs (picklable for the spawn start method)."""
 
-    study_name: str
+    plan: Plan
     output: str
     storage: str | None
     objective: str
     threads: int
+    index: int = 0
+
+
+OVER_BUDGET = "beyond the study's trial budget"
 
 
 def work(job: WorkerJob) -> None:
-    """A worker: claim waiting trials one at a time and run them until none is left."""
+    """A worker: claim waiting trials one at a time and run them; then, for a search, ask the sampler for new ones
+    until the study has its number of trials."""
     torch.set_num_threads(job.threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = open_storage(Path(job.output), job.storage)
-    study = optuna.load_study(study_name=job.study_name, storage=storage)
+    study = optuna.load_study(study_name=job.plan.name, storage=storage, sampler=make_sampler(job.plan, job.index))
     objective = resolve(job.objective)
     while True:
         trial_id = study._pop_waiting_trial_id()  # Optuna's atomic claim: WAITING -> RUNNING for one process
+        if trial_id is None and job.plan.asks:
+            trial_id = _ask_within_budget(study, job.plan.total)
         if trial_id is None:
             return
         _run_one(study, trial_id, objective, job)
+
+
+def _ask_within_budget(study: optuna.Study, total: int) -> int | None:
+    """A new sampler-proposed trial if the study has fewer than `total` (trials that did not fail); trial numbers
+    are handed out atomically, so of racing workers only those within the budget keep theirs."""
+    def counted(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
+        return [t for t in trials if t.state != TrialState.FAIL]
+
+    if len(counted(study._storage.get_all_trials(study._study_id, deepcopy=False))) >= total:
+        return None
+    trial = study.ask()
+    ahead = [t for t in counted(study._storage.get_all_trials(study._study_id, deepcopy=False))
+             if t.number < trial.number]
+    if len(ahead) >= total:
+        study._storage.set_trial_user_attr(trial._trial_id, ERROR_ATTR, OVER_BUDGET)
+        study.tell(trial, state=TrialState.FAIL)
+        return None
+    return trial._trial_id
 
 
 def _run_one(study: optuna.Study, trial_id: int, objective: Objective, job: WorkerJob) -> None:
@@ -399,7 +480,8 @@ def _run_one(study: optuna.Study, trial_id: int, objective: Objective, job: Work
             metrics = objective(params, context)
             for name, value in metrics.items():
                 trial.set_user_attr(name, value)
-            study.tell(trial, float(metrics["value"]))
+            values = metrics["value"]
+            study.tell(trial, [float(v) for v in values] if isinstance(values, (list, tuple)) else float(values))
         except TrialPruned:
             study.tell(trial, state=TrialState.PRUNED)
         except (KeyboardInterrupt, SystemExit):

@@ -6,7 +6,16 @@ import argparse
 from pathlib import Path
 
 from ..budget import METHODS
-from ..experiments import ScalingStudy, parse_budgets, run_scaling_study, study_baseline
+from ..experiments import (
+    Comparison,
+    ScalingStudy,
+    model_spec,
+    parse_budgets,
+    run_comparison,
+    run_scaling_study,
+    study_baseline,
+)
+from ..experiments.compare import REPORT as COMPARE_REPORT
 from ..experiments.scaling import BUDGET_METRICS
 from ..experiments.scaling_report import REPORT
 from ..scaling import ALPHA, BETA, GAMMA
@@ -24,7 +33,7 @@ def _methods(text: str) -> tuple[str, ...]:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("experiment", help="the paper's experiments on real data (scaling study)")
     kinds = parser.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT",
-                                  help="scaling: the scaling study")
+                                  help="scaling: the scaling study; compare: networks trained the same way")
     scaling = kinds.add_parser("scaling", help="depth vs width vs resolution vs compound scaling at equal cost "
                                "(paper Fig. 3/4/8, Table 7)")
     scaling.add_argument("baseline", metavar="BASELINE", help="registered name or spec file, e.g. "
@@ -42,7 +51,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_proxy_options(scaling)
     add_engine_options(scaling)
     scaling.add_argument("--json", action="store_true", help="print results.json instead of the report")
-    parser.set_defaults(func=run)
+    scaling.set_defaults(func=run)
+    compare = kinds.add_parser("compare", help="train several networks with the same schedule and seeds")
+    compare.add_argument("models", nargs="+", metavar="MODEL",
+                         help="registered names or spec files (e.g. a search's best.json); NAME=MODEL sets its label")
+    compare.add_argument("--size-to", metavar="LABEL", help="first scale every other model to this one's MACs")
+    compare.add_argument("--size-method", choices=METHODS, default="width",
+                         help="how to scale to --size-to's MACs (default width: same input resolution)")
+    add_proxy_options(compare)
+    add_engine_options(compare)
+    compare.add_argument("--json", action="store_true", help="print results.json instead of the report")
+    compare.set_defaults(func=run_compare)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,3 +77,22 @@ def run(args: argparse.Namespace) -> int:
         print((Path(args.output) / REPORT).read_text(), end="")
     counts = results["counts"]
     return 0 if counts["done"] == counts["planned"] else 1
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    proxy = proxy_from_args(args)
+    models = {}
+    for item in args.models:
+        label, _, source = item.rpartition("=") if "=" in item else (item, "", item)
+        label = label if "=" in item else (Path(source).parent.name + "/" + Path(source).stem
+                                           if Path(source).is_file() else source)
+        models[label] = model_spec(source, proxy.resolution)
+    comparison = Comparison(models, seeds=args.seeds, proxy=proxy, size_to=args.size_to,
+                            size_method=args.size_method)
+    data = run_comparison(comparison, args.output, storage=args.storage, workers=args.workers, threads=args.threads,
+                          progress=not args.no_progress)
+    if args.json:
+        print_json(data)
+    else:
+        print((Path(args.output) / COMPARE_REPORT).read_text(), end="")
+    return 0 if data["counts"]["done"] == data["counts"]["planned"] else 1

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..budget import parse_budget
+from ..errors import InputError
 from ..experiments import study_baseline
-from ..search import CoefficientSearch, run_coefficient_search
+from ..search import ArchitectureSearch, CoefficientSearch, SearchSpace, run_architecture_search, run_coefficient_search
+from ..search.architecture import COSTS, SAMPLERS
+from ..search.architecture import REPORT as ARCHITECTURE_REPORT
 from ..search.coefficients import PRUNERS, REPORT
 from .options import add_engine_options, add_proxy_options, positive_int, print_json, proxy_from_args
 
@@ -14,7 +18,8 @@ from .options import add_engine_options, add_proxy_options, positive_int, print_
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("search", help="searches: the Step-1 coefficient grid (and its family)")
     kinds = parser.add_subparsers(dest="search", required=True, metavar="SEARCH",
-                                  help="coefficients: Step 1's grid and Step 2's family")
+                                  help="coefficients: Step 1's grid and Step 2's family; architecture: a baseline "
+                                  "search in MnasNet's space")
     coefficients = kinds.add_parser("coefficients", help="Step 1: grid-search alpha, beta, gamma at phi = 1; Step 2: "
                                     "the family phi = 1..N as spec files")
     coefficients.add_argument("baseline", metavar="BASELINE", help="registered name or spec file")
@@ -30,7 +35,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_proxy_options(coefficients)
     add_engine_options(coefficients)
     coefficients.add_argument("--json", action="store_true", help="print coefficients.json instead of the report")
-    parser.set_defaults(func=run)
+    coefficients.set_defaults(func=run)
+    architecture = kinds.add_parser("architecture", help="multi-objective architecture search in MnasNet's space "
+                                    "(reward ACC x (cost/T)^w)")
+    architecture.add_argument("--reference", default="efficientnet-b0-small",
+                              help="the network whose stages the space perturbs (default efficientnet-b0-small)")
+    architecture.add_argument("--target-macs", help="T for --cost macs, e.g. 20M (MACs at the proxy resolution)")
+    architecture.add_argument("--target-latency", type=float, help="T for --cost latency, in ms (batch 1, 1 thread)")
+    architecture.add_argument("--cost", choices=COSTS, default="macs",
+                              help="cost in the reward: multiply-adds (default) or latency measured here")
+    architecture.add_argument("--weight", type=float, default=-0.07, help="the reward's exponent w (default -0.07)")
+    architecture.add_argument("--trials", type=positive_int, default=20, help="candidates to evaluate (default 20)")
+    architecture.add_argument("--sampler", choices=SAMPLERS, default="evolution",
+                              help="random search, NSGA-II (accuracy vs cost), or aging evolution (default)")
+    architecture.add_argument("--population", type=positive_int, default=8,
+                              help="population of NSGA-II / aging evolution (default 8)")
+    architecture.add_argument("--seed", type=int, default=0, help="the sampler's seed (default 0)")
+    architecture.add_argument("--prune", action="store_true",
+                              help="stop weak candidates early by their reward after each epoch (median pruner)")
+    architecture.add_argument("--no-reference", action="store_true",
+                              help="do not evaluate the reference itself as the first candidate")
+    add_proxy_options(architecture)
+    add_engine_options(architecture)
+    architecture.add_argument("--json", action="store_true", help="print candidates.json instead of the report")
+    architecture.set_defaults(func=run_architecture)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,3 +73,26 @@ def run(args: argparse.Namespace) -> int:
     else:
         print((Path(args.output) / REPORT).read_text(), end="")
     return 0 if data["alpha"] is not None else 1
+
+
+def run_architecture(args: argparse.Namespace) -> int:
+    proxy = proxy_from_args(args)
+    space = SearchSpace(study_baseline(args.reference, proxy.resolution))
+    if args.cost == "macs":
+        if args.target_macs is None:
+            raise InputError("--cost macs needs --target-macs, e.g. --target-macs 20M")
+        target = parse_budget(args.target_macs, 0)
+    else:
+        if args.target_latency is None or not args.target_latency > 0:
+            raise InputError("--cost latency needs --target-latency MS (a positive number of milliseconds)")
+        target = args.target_latency
+    search = ArchitectureSearch(space, target, cost=args.cost, weight=args.weight, trials=args.trials,
+                                sampler=args.sampler, population=args.population, seeds=args.seeds, proxy=proxy,
+                                seed=args.seed, prune=args.prune, include_reference=not args.no_reference)
+    data = run_architecture_search(search, args.output, storage=args.storage, workers=args.workers,
+                                   threads=args.threads, progress=not args.no_progress)
+    if args.json:
+        print_json(data)
+    else:
+        print((Path(args.output) / ARCHITECTURE_REPORT).read_text(), end="")
+    return 0 if "best" in data else 1

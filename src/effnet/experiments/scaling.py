@@ -122,7 +122,7 @@ def size_networks(study: ScalingStudy) -> dict[str, Any]:
         for method in study.methods:
             try:
                 fit = fit_budget(base, f"{budget}x", method, alpha=study.alpha, beta=study.beta, gamma=study.gamma,
-                                 cost=cost, metric=study.budget_metric)
+                                 cost=cost, metric=study.budget_metric, num_classes=study.num_classes)
             except SpecError as error:
                 raise InputError(f"{method} scaling cannot reach {budget:g}x: {error}") from None
             d0, w0, r0 = base.coefficients

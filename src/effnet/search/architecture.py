@@ -1,0 +1,277 @@
+"""Baseline architecture search (paper Section 4; MnasNet): search the factorized hierarchical space around a
+reference network for the best ACC(m) x [cost(m) / T]^w, with cost the multiply-adds (no training needed) or the
+latency measured here on effnet's inference path, and accuracy from proxy training.
+
+Every candidate is an Optuna trial on the experiment engine (resume, `workers`, `storage`). Samplers: random
+search, NSGA-II on (accuracy, cost) for the Pareto front, or regularized (aging) evolution on the scalar reward;
+the scalar reward also lets a pruner stop weak candidates early (Optuna cannot prune multi-objective studies).
+A candidate is cached by genotype: a proposal seen before is never trained again."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from ..engine import Engine, Plan, TrialContext, summarize, trial_slug
+from ..errors import InputError
+from ..experiments.plots import line_plot, scatter
+from ..outputs import atomic_path
+from ..profiling import analyze
+from ..spec import NetSpec
+from ..trial import ProxySchedule, spec_latency, spec_metrics, train_trial
+from .evolution import RegularizedEvolutionSampler
+from .space import BLOCKS, DEPTHS, KERNELS, SE_RATIOS, SKIPS, WIDTHS, SearchSpace, reward
+
+KIND = "architecture-search"
+OBJECTIVE = "effnet.search.architecture:objective"
+SAMPLERS = ("random", "nsga2", "evolution")
+COSTS = ("macs", "latency")
+BEST, CANDIDATES, REPORT = "best.json", "candidates.json", "report.md"
+PARETO, TRAJECTORY = "pareto.png", "trajectory.png"
+GENOTYPE = "genotype"
+
+
+def random_sampler(seed: int) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def nsga2_sampler(seed: int, population: int = 8) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.NSGAIISampler(population_size=population, seed=seed)
+
+
+def evolution_sampler(seed: int, population: int = 8, sample: int = 3) -> optuna.samplers.BaseSampler:
+    return RegularizedEvolutionSampler(population=population, sample=min(sample, population), seed=seed)
+
+
+@dataclass(frozen=True)
+class ArchitectureSearch:
+    """What to search: the space (around its reference), the cost and its target T, the reward's exponent w, how
+    many candidates, the sampler, seeds per candidate, and the proxy schedule."""
+
+    space: SearchSpace
+    target: float
+    cost: str = "macs"
+    weight: float = -0.07
+    trials: int = 20
+    sampler: str = "evolution"
+    population: int = 8
+    seeds: int = 1
+    proxy: ProxySchedule = field(default_factory=ProxySchedule)
+    seed: int = 0
+    prune: bool = False
+    include_reference: bool = True
+    num_classes: int = 10
+
+    def __post_init__(self) -> None:
+        if self.cost not in COSTS:
+            raise InputError(f"cost must be one of {', '.join(COSTS)}, got {self.cost!r}")
+        if self.sampler not in SAMPLERS:
+            raise InputError(f"sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
+        if not (self.target > 0) or self.trials < 1 or self.seeds < 1 or self.population < 2:
+            raise InputError("the search needs a positive target, trials >= 1, seeds >= 1 and population >= 2")
+        if self.prune and self.sampler == "nsga2":
+            raise InputError("NSGA-II optimises two objectives, and Optuna cannot prune those: use the scalar reward "
+                             "(random or evolution) to prune")
+
+    def inputs(self) -> dict[str, Any]:
+        s = self.space
+        return {"reference": s.reference.to_dict(), "blocks": list(s.blocks), "kernels": list(s.kernels),
+                "se_ratios": list(s.se_ratios), "skips": list(s.skips), "widths": list(s.widths),
+                "depths": list(s.depths), "target": self.target, "cost": self.cost, "weight": self.weight,
+                "trials": self.trials, "sampler": self.sampler, "population": self.population, "seeds": self.seeds,
+                "proxy": self.proxy.to_dict(), "seed": self.seed, "prune": self.prune,
+                "include_reference": self.include_reference, "num_classes": self.num_classes}
+
+    def plan(self) -> Plan:
+        first = self.space.reference_point() if self.include_reference else None
+        enqueued = (self.space.params(first),) if first is not None else ()
+        sampler_args: dict[str, Any] = {} if self.sampler == "random" else {"population": self.population}
+        return Plan(KIND, self.inputs(), enqueued, asks=self.trials - len(enqueued),
+                    sampler=f"effnet.search.architecture:{self.sampler}_sampler", sampler_args=sampler_args,
+                    seed=self.seed, directions=("maximize", "minimize") if self.sampler == "nsga2" else ("maximize",))
+
+
+def space_from_inputs(inputs: dict[str, Any]) -> SearchSpace:
+    return SearchSpace(NetSpec.from_dict(inputs["reference"]), tuple(inputs["blocks"]), tuple(inputs["kernels"]),
+                       tuple(inputs["se_ratios"]), tuple(inputs["skips"]), tuple(inputs["widths"]),
+                       tuple(inputs["depths"]))
+
+
+def check_target(search: ArchitectureSearch) -> dict[str, Any]:
+    """The cheapest network of the space must meet the target; its cost (refused otherwise, in one line)."""
+    cheapest = search.space.spec(search.space.cheapest(), name="cheapest")
+    cost = _cost(cheapest, search.cost, search.num_classes)
+    if cost > search.target:
+        unit = "MACs" if search.cost == "macs" else "ms"
+        raise InputError(f"no candidate can meet the target {search.target:.4g} {unit}: the cheapest network of the "
+                         f"space costs {cost:.4g} {unit}; raise the target or widen the space")
+    return {"cheapest_cost": cost}
+
+
+def _cost(spec: NetSpec, cost: str, num_classes: int) -> float:
+    if cost == "macs":
+        return float(analyze(spec, num_classes=num_classes).macs)
+    return spec_latency(spec, num_classes)
+
+
+def _wait_for(study: optuna.Study, genotype: str, number: int) -> optuna.trial.FrozenTrial | None:
+    """The finished trial of the same genotype (waiting while another worker still trains it), if any."""
+    while True:
+        same = [t for t in study.get_trials(deepcopy=False) if t.number != number
+                and t.user_attrs.get(GENOTYPE) == genotype and t.state in (TrialState.COMPLETE, TrialState.RUNNING)]
+        done = [t for t in same if t.state == TrialState.COMPLETE and "top1" in t.user_attrs]
+        if done:
+            return min(done, key=lambda t: t.number)
+        if not [t for t in same if t.number < number]:
+            return None
+        time.sleep(5.0)
+
+
+def objective(params: dict[str, Any], context: TrialContext) -> dict[str, Any]:
+    """One candidate: propose (or read) its choices, serve it from the cache or train it, and score it."""
+    trial = context.trial
+    assert trial is not None
+    inputs = trial.study.user_attrs["effnet.inputs"]
+    space = space_from_inputs(inputs)
+    proxy = ProxySchedule.from_dict(context.derived["proxy"])
+    choices = space.choose(trial.suggest_categorical)
+    genotype = space.encode(choices)
+    trial.set_user_attr(GENOTYPE, genotype)
+    nsga2 = inputs["sampler"] == "nsga2"
+    cached = _wait_for(trial.study, genotype, trial.number)
+    if cached is not None:
+        metrics = {k: v for k, v in cached.user_attrs.items() if not k.startswith("effnet.")}
+        metrics["cached_from"] = cached.number
+        return {**metrics, "value": [metrics["top1"], metrics["cost"]] if nsga2 else metrics["reward"]}
+    spec = space.spec(choices, name=f"searched-{trial_slug({'g': genotype})}")
+    costs = spec_metrics(spec, inputs["num_classes"])
+    latency = spec_latency(spec, inputs["num_classes"])
+    cost = float(costs["macs"]) if inputs["cost"] == "macs" else latency
+
+    def report(epoch: int, top1: float) -> None:
+        context.report(epoch, reward(top1 / 100.0, cost, inputs["target"], inputs["weight"]))
+
+    results = [train_trial(spec, proxy, seed, context.root / f"{trial_slug({'g': genotype})}-seed{seed}",
+                           on_epoch=report if inputs["prune"] and seed == 0 else None)
+               for seed in range(inputs["seeds"])]
+    top1, top1_std = summarize([r["top1"] for r in results])
+    top5 = summarize([r["top5"] for r in results])[0]
+    score = reward(top1 / 100.0, cost, inputs["target"], inputs["weight"])
+    metrics = {GENOTYPE: genotype, "top1": round(top1, 4), "top1_std": round(top1_std, 4), "top5": round(top5, 4),
+               **costs, "latency_ms": latency, "cost": cost, "reward": round(score, 6),
+               "seconds": round(sum(r["seconds"] for r in results), 2), "spec": spec.to_dict()}
+    return {**metrics, "value": [top1, cost] if nsga2 else score}
+
+
+def run_architecture_search(search: ArchitectureSearch, output: str | os.PathLike[str], *, storage: str | None = None,
+                            workers: int = 1, threads: int = 1, progress: bool = True) -> dict[str, Any]:
+    """Run (or resume) the search in `output`; writes best.json, candidates.json, report.md and the figures."""
+    folder = Path(output)
+    if search.prune and search.proxy.validate != "every":  # the pruner judges every epoch
+        search = replace(search, proxy=replace(search.proxy, validate="every"))
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=4) if search.prune else None
+    engine = Engine(search.plan(), folder, storage=storage, pruner=pruner)
+    engine.derived("proxy", search.proxy.to_dict)
+    engine.derived("target", lambda: check_target(search))
+    counts = engine.run(OBJECTIVE, workers=workers, threads=threads, progress=progress)
+    return write_outputs(engine, search, folder, counts)
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The (cost, accuracy) points no other point beats on both (lower cost and higher accuracy)."""
+    front = []
+    for cost, acc in sorted(points, key=lambda p: (p[0], -p[1])):
+        if not front or acc > front[-1][1]:
+            front.append((cost, acc))
+    return front
+
+
+def write_outputs(engine: Engine, search: ArchitectureSearch, folder: Path, counts: dict[str, int]) -> dict[str, Any]:
+    rows = []
+    for record in engine.all_records():
+        if record.metrics.get("error") == "beyond the study's trial budget":
+            continue
+        m = record.metrics
+        rows.append({"number": record.number, "state": record.state, GENOTYPE: m.get(GENOTYPE),
+                     "top1": m.get("top1"), "top1_std": m.get("top1_std"), "macs": m.get("macs"),
+                     "latency_ms": m.get("latency_ms"), "params": m.get("params"),
+                     "activations": m.get("activations"), "reward": m.get("reward"),
+                     "cached_from": m.get("cached_from"), "seconds": m.get("seconds"), "error": m.get("error")})
+    finished = [r for r in rows if r["state"] == "complete" and r["reward"] is not None]
+    cost_key = "macs" if search.cost == "macs" else "latency_ms"
+    front = pareto_front([(r[cost_key], r["top1"]) for r in finished])
+    data: dict[str, Any] = {"study": engine.plan.name, "inputs": engine.plan.inputs, "counts": counts,
+                            "candidates": rows, "pareto_front": [{"cost": c, "top1": a} for c, a in front]}
+    if finished:
+        best_row = max(finished, key=lambda r: (r["reward"], -r["number"]))
+        best_trial = next(t for t in engine.trials() if t.number == best_row["number"])
+        cached_from = best_trial.user_attrs.get("cached_from")
+        source = best_trial if cached_from is None else next(t for t in engine.trials() if t.number == cached_from)
+        spec = NetSpec.from_dict(source.user_attrs["spec"]).replace(name="searched")
+        best = {"spec": spec.to_dict(), "profile": analyze(spec, num_classes=search.num_classes).to_dict(),
+                "search": {k: best_row[k] for k in (GENOTYPE, "top1", "macs", "latency_ms", "params", "reward",
+                                                    "number")}}
+        with atomic_path(folder / BEST) as temp:
+            temp.write_text(json.dumps(best, indent=2, allow_nan=False))
+        data["best"] = best["search"]
+        front_set = set(front)
+        scatter({"candidates": [(r[cost_key] / (1e6 if search.cost == "macs" else 1), r["top1"]) for r in finished
+                                if (r[cost_key], r["top1"]) not in front_set],
+                 "on the Pareto front": [(c / (1e6 if search.cost == "macs" else 1), a) for c, a in front]},
+                folder / PARETO, xlabel="MMACs" if search.cost == "macs" else "latency (ms)", ylabel="top-1 (%)",
+                title=f"Architecture search ({search.sampler}): accuracy vs cost",
+                front=[(c / (1e6 if search.cost == "macs" else 1), a) for c, a in front])
+        ordered = sorted(finished, key=lambda r: r["number"])
+        running_best, best_so_far = [], float("-inf")
+        for r in ordered:
+            best_so_far = max(best_so_far, r["reward"])
+            running_best.append((r["number"], best_so_far, 0.0))
+        line_plot({"reward": [(r["number"], r["reward"], 0.0) for r in ordered], "best so far": running_best},
+                  folder / TRAJECTORY, xlabel="trial", ylabel="reward ACC x (cost/T)^w",
+                  title=f"Search trajectory ({search.sampler}, {len(ordered)} candidates)")
+    with atomic_path(folder / CANDIDATES) as temp:
+        temp.write_text(json.dumps(data, indent=2, allow_nan=False))
+    with atomic_path(folder / REPORT) as temp:
+        temp.write_text(markdown(data, search))
+    return data
+
+
+def markdown(data: dict[str, Any], search: ArchitectureSearch) -> str:
+    unit = "MMACs" if search.cost == "macs" else "ms"
+    target = search.target / 1e6 if search.cost == "macs" else search.target
+    finished = [r for r in data["candidates"] if r["state"] == "complete" and r["reward"] is not None]
+    cached = sum(r["cached_from"] is not None for r in finished)
+    lines = [f"# Architecture search around {search.space.reference.name}", "",
+             f"{search.sampler} sampler, {len(finished)} finished candidates of {search.trials} ({cached} served from "
+             f"the genotype cache); reward ACC x (cost/T)^{search.weight:g} with cost = {search.cost}, T = "
+             f"{target:g} {unit}; {search.seeds} seed(s) per candidate; proxy: {search.proxy.epochs} epoch(s) on "
+             f"{search.proxy.limit_train or 'all'} images of `{search.proxy.data}`, scored on "
+             f"{search.proxy.limit_val or 'all'} validation images at {search.space.reference.resolution} px. "
+             f"The space holds {search.space.size():.3g} networks.", ""]
+    if "best" in data:
+        best = data["best"]
+        lines += [f"Best (by reward): trial {best['number']}, top-1 {best['top1']:.2f}%, "
+                  f"{best['macs'] / 1e6:.2f} MMACs, {best['latency_ms']:.2f} ms, reward {best['reward']:.4f}; "
+                  f"genotype `{best[GENOTYPE]}`; spec file `{BEST}`.", ""]
+    lines += ["## Top candidates by reward", "", "| trial | top-1 | MMACs | latency ms | params | reward | genotype |",
+              "|---|---|---|---|---|---|---|"]
+    for r in sorted(finished, key=lambda r: -r["reward"])[:10]:
+        lines.append(f"| {r['number']} | {r['top1']:.2f} | {r['macs'] / 1e6:.2f} | {r['latency_ms']:.2f} | "
+                     f"{r['params'] / 1e6:.2f}M | {r['reward']:.4f} | `{r[GENOTYPE]}` |")
+    lines += ["", "## Pareto front (accuracy vs cost)", "", f"| cost ({unit}) | top-1 |", "|---|---|"]
+    lines += [f"| {p['cost'] / (1e6 if search.cost == 'macs' else 1):.2f} | {p['top1']:.2f} |"
+              for p in data["pareto_front"]]
+    lines += ["", f"Figures: `{PARETO}`, `{TRAJECTORY}`."]
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["BLOCKS", "COSTS", "DEPTHS", "KERNELS", "KIND", "SAMPLERS", "SE_RATIOS", "SKIPS", "WIDTHS",
+           "ArchitectureSearch", "evolution_sampler", "nsga2_sampler", "objective", "pareto_front",
+           "random_sampler", "run_architecture_search"]
