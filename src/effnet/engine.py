@@ -358,6 +358,7 @@ class Engine:
         out = []
         for trial in sorted(self.trials(), key=lambda t: t.number):
             metrics = {k: v for k, v in trial.user_attrs.items() if not k.startswith("effnet.")}
+            metrics.update(_times(trial))
             if trial.state == TrialState.FAIL:
                 metrics["error"] = trial.user_attrs.get(ERROR_ATTR)
             params = dict(trial.params or trial.system_attrs.get("fixed_params") or {})
@@ -372,6 +373,7 @@ class Engine:
             key = trial.user_attrs.get(KEY)
             params = dict(trial.system_attrs.get("fixed_params") or trial.params)
             metrics = {k: v for k, v in trial.user_attrs.items() if not k.startswith("effnet.")}
+            metrics.update(_times(trial))
             record = Record(trial.number, trial.state.name.lower(), params, metrics)
             if trial.state == TrialState.COMPLETE:
                 metrics.setdefault("value", trial.value)
@@ -384,6 +386,26 @@ class Engine:
         ordered = [best[trial_key(params)] for params in self.plan.trials if trial_key(params) in best]
         unresolved = [r for r in failures if r.key not in best]
         return ordered + unresolved
+
+
+def _times(trial: FrozenTrial) -> dict[str, float]:
+    """When a trial started and finished (Unix seconds), for throughput figures."""
+    out = {}
+    if trial.datetime_start is not None:
+        out["started"] = trial.datetime_start.timestamp()
+    if trial.datetime_complete is not None:
+        out["finished"] = trial.datetime_complete.timestamp()
+    return out
+
+
+def throughput(records: Sequence[Record]) -> dict[str, float] | None:
+    """Finished trials per hour over the wall-clock span from the first start to the last finish."""
+    done = [r for r in records if r.state == "complete" and "started" in r.metrics and "finished" in r.metrics]
+    if not done:
+        return None
+    span = max(r.metrics["finished"] for r in done) - min(r.metrics["started"] for r in done)
+    return {"trials": len(done), "wall_hours": round(span / 3600, 3),
+            "trials_per_hour": round(len(done) / (span / 3600), 2) if span > 0 else None}
 
 
 def _first_difference(old: Any, new: Any, path: str = "") -> str:
@@ -613,4 +635,4 @@ def summarize(values: Sequence[float]) -> tuple[float, float]:
 
 
 __all__ = ["HEARTBEAT", "JOURNAL_FILE", "STALE_AFTER", "STUDY_FILE", "Engine", "Plan", "Record", "TrialContext",
-           "open_storage", "summarize", "trial_key", "trial_slug", "work"]
+           "open_storage", "summarize", "throughput", "trial_key", "trial_slug", "work"]

@@ -11,7 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from ..engine import Engine, Record, summarize
+from ..engine import Engine, Record, summarize, throughput
 from ..outputs import atomic_path
 from .plots import line_plot, panels
 
@@ -31,7 +31,8 @@ def trial_rows(records: list[Record]) -> list[dict[str, Any]]:
         if record.state != "complete":
             continue
         row = {name: record.metrics.get(name) for name in TRIAL_FIELDS}
-        row.update({k: v for k, v in record.metrics.items() if k not in row and k != "value"})
+        row.update({k: v for k, v in record.metrics.items() if k not in row and k not in ("value", "started",
+                                                                                                 "finished")})
         if record.params.get("method") == "grid":
             row.update(grid_depth=record.params["depth"], grid_resolution=record.params["resolution"],
                        grid_width=record.params["width"])
@@ -142,7 +143,8 @@ def _fmt_cost(entry: dict[str, Any]) -> str:
 
 
 def markdown(summary: list[dict[str, Any]], compare: list[dict[str, Any]], inputs: dict[str, Any],
-             counts: dict[str, int], figures: dict[str, str], failed: list[dict[str, Any]]) -> str:
+             counts: dict[str, int], figures: dict[str, str], failed: list[dict[str, Any]],
+             speed: dict[str, float] | None = None) -> str:
     proxy = inputs["proxy"]
     baseline = inputs["baseline"]["name"]
     failures = f", {counts['failed']} failed" if counts.get("failed") else ""
@@ -154,7 +156,9 @@ def markdown(summary: list[dict[str, Any]], compare: list[dict[str, Any]], input
              f"budgets {', '.join(f'{b:g}x' for b in inputs['budgets'])} of the baseline's "
              f"{'MACs' if inputs['budget_metric'] == 'macs' else 'measured latency'}; {inputs['seeds']} seed(s); "
              f"compound with alpha={inputs['alpha']:g}, beta={inputs['beta']:g}, gamma={inputs['gamma']:g}.",
-             f"Trials: {counts['done']} of {counts['planned']} done{failures}.",
+             f"Trials: {counts['done']} of {counts['planned']} done{failures}"
+             + (f"; {speed['trials_per_hour']} trials per hour over {speed['wall_hours']} h of wall clock."
+                if speed and speed.get("trials_per_hour") else "."),
              "", "## Table 7 form: top-1 (mean +- std over seeds) per scaling method and budget", "",
              "| method | budget | d | w | r (px) | params | MACs | latency ms | top-1 | top-5 | seeds |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -200,12 +204,12 @@ def write_outputs(engine: Engine, output: Path, counts: dict[str, int]) -> dict[
     failed = [{"params": r.params, "error": r.metrics.get("error")} for r in records if r.state == "fail"]
     inputs = engine.plan.inputs
     figures = write_figures(summary, output, inputs["baseline"]["name"]) if summary else {}
-    data = {"study": engine.plan.name, "inputs": inputs, "counts": counts, "trials": rows, "summary": summary,
-            "comparisons": compare, "failed": failed, "figures": figures}
+    data = {"study": engine.plan.name, "inputs": inputs, "counts": counts, "throughput": throughput(records),
+            "trials": rows, "summary": summary, "comparisons": compare, "failed": failed, "figures": figures}
     with atomic_path(output / RESULTS) as temp:
         temp.write_text(json.dumps(data, indent=2, allow_nan=False, default=str))
     with atomic_path(output / REPORT) as temp:
-        temp.write_text(markdown(summary, compare, inputs, counts, figures, failed))
+        temp.write_text(markdown(summary, compare, inputs, counts, figures, failed, data["throughput"]))
     return data
 
 

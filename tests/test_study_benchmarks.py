@@ -1,0 +1,39 @@
+"""The study benchmarks run unchanged at tiny settings: the trainer's overhead against a bare step, and trials per
+hour read back from a study folder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *argv], capture_output=True, text=True, timeout=600, cwd=ROOT)
+
+
+def test_trainer_overhead_at_tiny_settings(tmp_path: Path, fashion_mnist: str) -> None:
+    out = tmp_path / "overhead.json"
+    result = run("benchmarks/trainer_overhead.py", "--resolution", "16", "--images", "64", "--batch", "16",
+                 "--rounds", "1", "--data-dir", fashion_mnist, "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text())
+    row = data["rows"][0]
+    assert row["bare_images_per_s"] > 0 and row["trainer_images_per_s"] > 0
+    assert data["median_ratio"] == row["ratio"] and "trainer / bare" in result.stdout
+    again = run("benchmarks/trainer_overhead.py", "--rounds", "1", "--json", str(out))
+    assert again.returncode == 2 and "already exists" in again.stderr  # never over an existing output
+
+
+def test_study_throughput_reads_a_finished_study(tmp_path: Path, fashion_mnist: str) -> None:
+    from effnet.engine import Engine, Plan
+
+    engine = Engine(Plan("toy-study", {"n": 3}, tuple({"x": x} for x in range(3))), tmp_path / "study")
+    engine.run("test_engine:toy", progress=False)
+    result = run("benchmarks/study_throughput.py", str(tmp_path / "study"))
+    assert result.returncode == 0, result.stderr
+    assert "3 finished trials" in result.stdout and "trials per hour" in result.stdout
+    assert run("benchmarks/study_throughput.py", str(tmp_path)).returncode == 2
