@@ -142,7 +142,7 @@ def test_two_workers_share_one_study_through_postgresql(tmp_path: Path, postgres
     for process in processes:
         process.start()
     for process in processes:
-        process.join(timeout=120)
+        process.join(timeout=600)
         assert process.exitcode == 0
     records = first.records()
     assert sorted(r.params["x"] for r in records) == list(range(6)) and all(r.state == "complete" for r in records)

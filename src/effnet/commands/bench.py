@@ -7,17 +7,7 @@ import argparse
 import sys
 
 from ..bench import PEER_LIBRARIES, RUNTIMES, bench, format_table, missing_peers, rows_to_dicts
-from .options import print_json
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+from .options import positive_int, print_json
 
 
 def _libraries(text: str) -> list[str]:
@@ -32,9 +22,9 @@ def _libraries(text: str) -> list[str]:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("bench", help="CPU latency at batch 1 (paper Table 4 method)")
     parser.add_argument("models", nargs="+", metavar="MODEL", help="registered model names or spec files")
-    parser.add_argument("--resolution", type=_positive, help="input size (default: each model's own)")
-    parser.add_argument("--threads", type=_positive, default=1, help="CPU threads (default 1, as the paper)")
-    parser.add_argument("--runs", type=_positive, default=20, help="timed runs (default 20, the paper's count)")
+    parser.add_argument("--resolution", type=positive_int, help="input size (default: each model's own)")
+    parser.add_argument("--threads", type=positive_int, default=1, help="CPU threads (default 1, as the paper)")
+    parser.add_argument("--runs", type=positive_int, default=20, help="timed runs (default 20, the paper's count)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed warm-up runs (default 3)")
     parser.add_argument("--compare", type=_libraries, default=[],
                         help="also time the same architecture in timm,torchvision (when installed)")

@@ -19,7 +19,7 @@ from ..experiments.compare import REPORT as COMPARE_REPORT
 from ..experiments.scaling import BUDGET_METRICS
 from ..experiments.scaling_report import REPORT
 from ..scaling import ALPHA, BETA, GAMMA
-from .options import add_engine_options, add_proxy_options, print_json, proxy_from_args
+from .options import add_engine_options, add_proxy_options, proxy_from_args, show_result
 
 
 def _methods(text: str) -> tuple[str, ...]:
@@ -71,10 +71,7 @@ def run(args: argparse.Namespace) -> int:
                          gamma=args.gamma, budget_metric=args.budget_metric, grid=args.grid)
     results = run_scaling_study(study, args.output, storage=args.storage, workers=args.workers,
                                 threads=args.threads, progress=not args.no_progress)
-    if args.json:
-        print_json(results)
-    else:
-        print((Path(args.output) / REPORT).read_text(), end="")
+    show_result(results, Path(args.output) / REPORT, args.json)
     counts = results["counts"]
     return 0 if counts["done"] == counts["planned"] else 1
 
@@ -91,8 +88,5 @@ def run_compare(args: argparse.Namespace) -> int:
                             size_method=args.size_method)
     data = run_comparison(comparison, args.output, storage=args.storage, workers=args.workers, threads=args.threads,
                           progress=not args.no_progress)
-    if args.json:
-        print_json(data)
-    else:
-        print((Path(args.output) / COMPARE_REPORT).read_text(), end="")
+    show_result(data, Path(args.output) / COMPARE_REPORT, args.json)
     return 0 if data["counts"]["done"] == data["counts"]["planned"] else 1

@@ -17,7 +17,8 @@ from ..spec import PADDINGS
 from ..trial import ProxySchedule
 
 __all__ = ["PADDINGS", "add_engine_options", "add_model_options", "add_proxy_options", "add_scaling_options",
-           "model_from_args", "model_source", "positive_int", "print_json", "proxy_from_args", "scaling_kwargs"]
+           "model_from_args", "model_source", "positive_int", "print_json", "proxy_from_args", "scaling_kwargs",
+           "show_result"]
 
 
 def add_scaling_options(parser: argparse.ArgumentParser) -> None:
@@ -91,6 +92,14 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+def show_result(data: Any, report: Path, as_json: bool) -> None:
+    """A study's result: its JSON (with --json) or its Markdown report."""
+    if as_json:
+        print_json(data)
+    else:
+        print(report.read_text(), end="")
 
 
 def _finite(value: Any) -> Any:

@@ -12,7 +12,7 @@ from ..search import ArchitectureSearch, CoefficientSearch, SearchSpace, run_arc
 from ..search.architecture import COSTS, SAMPLERS
 from ..search.architecture import REPORT as ARCHITECTURE_REPORT
 from ..search.coefficients import PRUNERS, REPORT
-from .options import add_engine_options, add_proxy_options, positive_int, print_json, proxy_from_args
+from .options import add_engine_options, add_proxy_options, positive_int, proxy_from_args, show_result
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -68,10 +68,7 @@ def run(args: argparse.Namespace) -> int:
                                family=args.family or 0, pruner=args.prune)
     data = run_coefficient_search(search, args.output, storage=args.storage, workers=args.workers,
                                   threads=args.threads, progress=not args.no_progress)
-    if args.json:
-        print_json(data)
-    else:
-        print((Path(args.output) / REPORT).read_text(), end="")
+    show_result(data, Path(args.output) / REPORT, args.json)
     return 0 if data["alpha"] is not None else 1
 
 
@@ -91,8 +88,5 @@ def run_architecture(args: argparse.Namespace) -> int:
                                 seed=args.seed, prune=args.prune, include_reference=not args.no_reference)
     data = run_architecture_search(search, args.output, storage=args.storage, workers=args.workers,
                                    threads=args.threads, progress=not args.no_progress)
-    if args.json:
-        print_json(data)
-    else:
-        print((Path(args.output) / ARCHITECTURE_REPORT).read_text(), end="")
+    show_result(data, Path(args.output) / ARCHITECTURE_REPORT, args.json)
     return 0 if "best" in data else 1

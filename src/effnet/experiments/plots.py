@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from matplotlib.figure import Figure
 
@@ -18,13 +19,9 @@ def line_plot(series: Series, path: Path, *, xlabel: str, ylabel: str, title: st
     """One line per series, mean with +-std error bars, points sorted by x; optional text beside each point."""
     figure = Figure(figsize=(6.4, 4.6), dpi=120)
     axes = figure.subplots()
+    _lines(axes, series)
     for name, points in series.items():
-        points = sorted(points)
-        if not points:
-            continue
-        xs, means, stds = zip(*points)
-        axes.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=name)
-        for (x, y, _), text in zip(points, (annotate or {}).get(name, ())):
+        for (x, y, _), text in zip(sorted(points), (annotate or {}).get(name, ())):
             axes.annotate(text, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
     if logx:
         axes.set_xscale("log")
@@ -43,11 +40,7 @@ def panels(groups: Mapping[str, Series], path: Path, *, xlabels: Mapping[str, st
     figure = Figure(figsize=(4.2 * max(1, len(groups)), 3.8), dpi=120)
     axes = figure.subplots(1, max(1, len(groups)), squeeze=False)
     for ax, (name, series) in zip(axes[0], groups.items()):
-        for line, points in series.items():
-            points = sorted(points)
-            if points:
-                xs, means, stds = zip(*points)
-                ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=line)
+        _lines(ax, series)
         ax.set_xlabel(xlabels.get(name, name))
         ax.set_ylabel(ylabel)
         ax.set_title(name, fontsize=9)
@@ -78,6 +71,14 @@ def scatter(points: Mapping[str, Sequence[tuple[float, float]]], path: Path, *, 
     axes.legend(fontsize=8)
     figure.tight_layout()
     return save(figure, path)
+
+
+def _lines(axes: Any, series: Series) -> None:
+    """One error-bar line per series, its points sorted by x."""
+    for name, points in series.items():
+        if points:
+            xs, means, stds = zip(*sorted(points))
+            axes.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=name)
 
 
 def save(figure: Figure, path: Path) -> Path:

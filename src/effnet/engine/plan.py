@@ -1,0 +1,170 @@
+"""What a study is: its plan (the trials, or a sampler's budget of proposals), a trial's identity and context, and
+what is read back from it (records, throughput)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.exceptions import TrialPruned
+from optuna.trial import FrozenTrial
+
+from ..errors import InputError
+
+STUDY_FILE, JOURNAL_FILE = "study.json", "study.journal"
+HEARTBEAT = 10.0  # seconds between a running trial's heartbeats
+STALE_AFTER = 120.0  # a RUNNING trial without a heartbeat for this long belongs to a dead process
+KEY, HEARTBEAT_ATTR, ERROR_ATTR, WORKER_ATTR = "effnet.key", "effnet.heartbeat", "effnet.error", "effnet.worker"
+RETRY_ATTR = "effnet.retry_of"
+DERIVED = "effnet.derived."
+
+Params = dict[str, Any]
+Objective = Callable[[Params, "TrialContext"], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A study: its `kind`, the `inputs` it was made from (a study made from other inputs is refused), and the
+    parameter sets of its trials, in order (each a flat dict of JSON scalars).
+
+    A search adds `asks` trials proposed by a sampler (`sampler` is "module:function", called with a seed, giving
+    an Optuna sampler) after the enqueued ones, and may have several objectives (`directions`)."""
+
+    kind: str
+    inputs: dict[str, Any]
+    trials: tuple[Params, ...]
+    asks: int = 0
+    sampler: str | None = None
+    sampler_args: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    directions: tuple[str, ...] = ("maximize",)
+
+    def __post_init__(self) -> None:
+        keys = [trial_key(params) for params in self.trials]
+        if len(set(keys)) != len(keys):
+            raise InputError(f"the {self.kind} plan has a repeated trial")
+        if not self.trials and self.asks < 1:
+            raise InputError(f"the {self.kind} plan has no trials")
+        if self.asks and self.sampler is None:
+            raise InputError("a plan with sampler-proposed trials needs a sampler")
+
+    @property
+    def total(self) -> int:
+        """How many trials the study runs in all."""
+        return len(self.trials) + self.asks
+
+    @property
+    def name(self) -> str:
+        """The Optuna study name: the kind and a hash of the inputs, so studies of other configurations can share
+        one database without meeting."""
+        digest = hashlib.sha256(json.dumps(self.inputs, sort_keys=True).encode()).hexdigest()[:10]
+        return f"effnet-{self.kind}-{digest}"
+
+
+def trial_key(params: Mapping[str, Any]) -> str:
+    """The identity of a trial: its parameters as canonical JSON."""
+    return json.dumps(dict(params), sort_keys=True, separators=(",", ":"))
+
+
+def trial_slug(params: Mapping[str, Any]) -> str:
+    """A short, file-name-safe name for a trial's folder."""
+    readable = "-".join(f"{value}" for value in params.values() if isinstance(value, (str, int)))[:60]
+    digest = hashlib.sha256(trial_key(params).encode()).hexdigest()[:8]
+    safe = "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in readable)
+    return f"{safe}-{digest}"
+
+
+@dataclass
+class TrialContext:
+    """What an objective gets besides its parameters: the study's derived data (shared by all workers), the
+    trial's own folder, and `report(step, value)` for pruning (raises `optuna.TrialPruned` when told to stop)."""
+
+    derived: dict[str, Any]
+    folder: Path
+    trial: optuna.Trial | None = None
+
+    @property
+    def root(self) -> Path:
+        """The study's folder of trial folders (a search names its candidates' folders itself)."""
+        return self.folder.parent
+
+    def report(self, step: int, value: float) -> None:
+        if self.trial is None or not math.isfinite(value) or len(self.trial.study.directions) > 1:
+            return  # Optuna prunes single-objective studies only
+        self.trial.report(value, step)
+        if self.trial.should_prune():
+            raise TrialPruned(f"pruned at step {step} (value {value:.4g})")
+
+
+@dataclass
+class Record:
+    """One trial as stored: number, state, parameters and everything the objective returned (`value` first)."""
+
+    number: int
+    state: str
+    params: Params
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return trial_key(self.params)
+
+
+def times(trial: FrozenTrial) -> dict[str, float]:
+    """When a trial started and finished (Unix seconds), for throughput figures."""
+    out = {}
+    if trial.datetime_start is not None:
+        out["started"] = trial.datetime_start.timestamp()
+    if trial.datetime_complete is not None:
+        out["finished"] = trial.datetime_complete.timestamp()
+    return out
+
+
+def throughput(records: Sequence[Record]) -> dict[str, float] | None:
+    """Finished trials per hour over the wall-clock span from the first start to the last finish."""
+    done = [r for r in records if r.state == "complete" and "started" in r.metrics and "finished" in r.metrics]
+    if not done:
+        return None
+    span = max(r.metrics["finished"] for r in done) - min(r.metrics["started"] for r in done)
+    return {"trials": len(done), "wall_hours": round(span / 3600, 3),
+            "trials_per_hour": round(len(done) / (span / 3600), 2) if span > 0 else None}
+
+
+def first_difference(old: Any, new: Any, path: str = "") -> str:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) != new.get(key):
+                return first_difference(old.get(key), new.get(key), f"{path}.{key}" if path else key)
+    return f"{path or 'inputs'}: was {json.dumps(old)[:80]}, now {json.dumps(new)[:80]}"
+
+
+def resolve(objective: str) -> Objective:
+    """The objective function named "module:function"."""
+    module, _, name = objective.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        raise InputError(f"no objective {objective!r}") from None
+
+
+def summarize(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for one value)."""
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, 0.0
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (or its type), for one-line reports."""
+    text = str(error).strip().splitlines()
+    return text[0][:200] if text else type(error).__name__
