@@ -99,7 +99,11 @@ def test_a_spec_file_works_wherever_a_model_name_does(tmp_path, capsys):
     path.write_text(capsys.readouterr().out)
     spec = effnet.get_spec(path)
     assert spec.stages[0].channels == 8 and effnet.get_spec(str(path)) == spec
-    for argv in (["info", str(path)], ["profile", str(path), "--json"], ["scale", str(path), "--phi", "1", "--json"]):
+    small = tmp_path / "small.json"  # a tiny spec for the commands that run the network
+    small.write_text(effnet.scale("efficientnet-b0", width=0.25, depth=0.2).replace(resolution=32).to_json())
+    for argv in (["info", str(path)], ["profile", str(path), "--json"], ["scale", str(path), "--phi", "1", "--json"],
+                 ["bench", str(small), "--runs", "1", "--warmup", "0", "--json"],
+                 ["export", str(small), "--format", "torchscript", "--output", str(tmp_path / "small.pt")]):
         assert main(argv) == 0, argv
     capsys.readouterr()
     assert effnet.profile(path).params == effnet.profile(spec).params

@@ -196,11 +196,12 @@ def _from_spec(source: ModelSource, weights: WeightsSource | None, pretrained: b
     return model
 
 
-def create_model(name_or_spec: ModelSource, *, num_classes: int = 1000, pretrained: bool | str | Path = False,
-                 in_chans: int = 3, features_only: bool = False, out_indices: Sequence[int] | None = None,
-                 reset_head: bool = False, **options: Any) -> nn.Module:
+def create_model(name_or_spec: ModelSource, *, num_classes: int | None = None,
+                 pretrained: bool | str | Path = False, in_chans: int | None = None, features_only: bool = False,
+                 out_indices: Sequence[int] | None = None, reset_head: bool = False, **options: Any) -> nn.Module:
     """timm-style entry point: a model by name (or spec file / spec), optionally with `pretrained=True` (its
-    registered weights) or `pretrained=PATH` (a checkpoint in any supported naming). Same rules as `load_model`."""
+    registered weights) or `pretrained=PATH` (a checkpoint in any supported naming); `num_classes` defaults to the
+    weights' (1000 for a fresh network). Same rules as `load_model`."""
     return load_model(name_or_spec, pretrained=pretrained, num_classes=num_classes, in_chans=in_chans,
                       features_only=features_only, out_indices=out_indices, reset_head=reset_head, **options)
 
