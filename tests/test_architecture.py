@@ -110,3 +110,13 @@ def test_no_function_local_imports_of_effnet_modules() -> None:
                 if isinstance(inner, ast.Import) and any(a.name.startswith("effnet") for a in inner.names):
                     late.append(f"{name}:{inner.lineno}")
     assert late == []
+
+
+def test_commands_never_import_each_other() -> None:
+    from effnet.cli import COMMANDS
+
+    commands = {f"effnet.commands.{name}" for name in COMMANDS}
+    graph = import_graph()
+    crossing = {name: sorted(graph[name] & commands) for name in commands if graph[name] & commands}
+    assert crossing == {}
+    assert "effnet.commands.training" in graph["effnet.commands.train"]  # shared code lives in shared modules

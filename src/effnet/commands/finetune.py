@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import InputError
-from .train import add_training_options, config_from_args, execute
+from .training import add_training_options, config_from_args, execute
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
