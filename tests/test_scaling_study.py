@@ -218,3 +218,18 @@ def test_a_grid_no_point_satisfies_is_one_line_exit_2(tmp_path: Path, capsys) ->
                  "0.01", "--data", "fashion-mnist", "--output", str(tmp_path / "x"), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and "no grid point satisfies" in err and err.count("\n") == 1
+
+
+def test_methods_can_be_sized_to_the_same_measured_latency() -> None:
+    # the mechanism, with a deterministic cost: width scaling to twice the parameters
+    fit = effnet.fit_budget(TINY, "2x", "width", cost=lambda spec: float(effnet.profile(spec).params),
+                            metric="params")
+    assert fit.metric == "params" and fit.cost == pytest.approx(2 * fit.base_cost, rel=0.1)
+    # the study with latency budgets: every network sized by measured latency, and the latency recorded
+    study = ScalingStudy(TINY, budgets=(2.0,), methods=("width", "resolution"), budget_metric="latency",
+                         proxy=ProxySchedule(epochs=1))
+    networks = size_networks(study)
+    base = networks["baseline"]["latency_ms"]
+    for label in ("width@2x", "resolution@2x"):
+        assert networks[label]["latency_ms"] > 1.2 * base  # measured latency grew towards twice the baseline's
+        assert abs(networks[label]["error"]) < 0.6  # timing noise on a shared CPU; MACs would be exact
