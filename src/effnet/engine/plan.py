@@ -75,7 +75,8 @@ def trial_key(params: Mapping[str, Any]) -> str:
 
 def trial_slug(params: Mapping[str, Any]) -> str:
     """A short, file-name-safe name for a trial's folder."""
-    readable = "-".join(f"{value}" for value in params.values() if isinstance(value, (str, int)))[:60]
+    readable = "-".join(f"{value:g}" if isinstance(value, float) else f"{value}" for value in params.values()
+                        if isinstance(value, (str, int, float)) and not isinstance(value, bool))[:60]
     digest = hashlib.sha256(trial_key(params).encode()).hexdigest()[:8]
     safe = "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in readable)
     return f"{safe}-{digest}"
