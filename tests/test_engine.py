@@ -12,7 +12,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from effnet.engine import Engine, Plan, TrialContext, trial_key
+from effnet.engine import Engine, Plan, Record, TrialContext, throughput, trial_key
 from effnet.errors import InputError
 
 TOY = "test_engine:toy"
@@ -149,3 +149,17 @@ def test_two_workers_share_one_study_through_postgresql(tmp_path: Path, postgres
     ran = {**runs(tmp_path / "machine-a"), **runs(tmp_path / "machine-b")}
     assert ran == {x: 1 for x in range(6)}  # every trial once, across both machines' workers
     assert (tmp_path / "machine-a" / "trials").is_dir() and (tmp_path / "machine-b" / "trials").is_dir()
+
+
+def test_throughput_counts_busy_time_only():
+    """A study stopped for an hour and resumed: the idle hour is not part of its trials per hour."""
+    def record(number: int, start: float, finish: float, state: str = "complete") -> Record:
+        return Record(number, state, {}, {"started": start, "finished": finish})
+
+    records = [record(0, 0, 600), record(1, 300, 900), record(2, 4500, 5400), record(3, 5000, 5100, "running")]
+    result = throughput(records)
+    assert result["trials"] == 3
+    assert result["wall_hours"] == round((900 + 900) / 3600, 3)
+    assert result["trials_per_hour"] == round(3 / 0.5, 2)
+    assert throughput([record(0, 0, 10, "failed")]) is None
+

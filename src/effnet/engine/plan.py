@@ -129,13 +129,20 @@ def times(trial: FrozenTrial) -> dict[str, float]:
 
 
 def throughput(records: Sequence[Record]) -> dict[str, float] | None:
-    """Finished trials per hour over the wall-clock span from the first start to the last finish."""
-    done = [r for r in records if r.state == "complete" and "started" in r.metrics and "finished" in r.metrics]
+    """Finished trials per hour of busy wall-clock time: the union of the finished trials' run intervals, so the
+    hours a study sat idle between sessions (stopped, then resumed) do not count."""
+    done = sorted((r.metrics["started"], r.metrics["finished"]) for r in records
+                  if r.state == "complete" and "started" in r.metrics and "finished" in r.metrics)
     if not done:
         return None
-    span = max(r.metrics["finished"] for r in done) - min(r.metrics["started"] for r in done)
-    return {"trials": len(done), "wall_hours": round(span / 3600, 3),
-            "trials_per_hour": round(len(done) / (span / 3600), 2) if span > 0 else None}
+    busy, (start, end) = 0.0, done[0]
+    for begin, finish in done[1:]:
+        if begin > end:
+            busy, start = busy + (end - start), begin
+        end = max(end, finish)
+    busy += end - start
+    return {"trials": len(done), "wall_hours": round(busy / 3600, 3),
+            "trials_per_hour": round(len(done) / (busy / 3600), 2) if busy > 0 else None}
 
 
 def first_difference(old: Any, new: Any, path: str = "") -> str:

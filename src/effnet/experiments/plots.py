@@ -23,15 +23,7 @@ def line_plot(series: Series, path: Path, *, xlabel: str, ylabel: str, title: st
     for name, points in series.items():
         for (x, y, _), text in zip(sorted(points), (annotate or {}).get(name, ())):
             axes.annotate(text, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
-    if logx:
-        axes.set_xscale("log")
-    axes.set_xlabel(xlabel)
-    axes.set_ylabel(ylabel)
-    axes.set_title(title, fontsize=10)
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=8)
-    figure.tight_layout()
-    return save(figure, path)
+    return _finish(figure, axes, path, xlabel=xlabel, ylabel=ylabel, title=title, logx=logx)
 
 
 def panels(groups: Mapping[str, Series], path: Path, *, xlabels: Mapping[str, str], ylabel: str,
@@ -62,15 +54,7 @@ def scatter(points: Mapping[str, Sequence[tuple[float, float]]], path: Path, *, 
     if front:
         xs, ys = zip(*sorted(front))
         axes.step(xs, ys, where="post", color="black", linewidth=1, label="Pareto front")
-    if logx:
-        axes.set_xscale("log")
-    axes.set_xlabel(xlabel)
-    axes.set_ylabel(ylabel)
-    axes.set_title(title, fontsize=10)
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=8)
-    figure.tight_layout()
-    return save(figure, path)
+    return _finish(figure, axes, path, xlabel=xlabel, ylabel=ylabel, title=title, logx=logx)
 
 
 def _lines(axes: Any, series: Series) -> None:
@@ -88,3 +72,16 @@ def save(figure: Figure, path: Path) -> Path:
 
 
 __all__ = ["line_plot", "panels", "save", "scatter"]
+
+
+def _finish(figure: Figure, axes: Any, path: Path, *, xlabel: str, ylabel: str, title: str, logx: bool) -> Path:
+    """Label, grid and legend one set of axes, then write the figure."""
+    if logx:
+        axes.set_xscale("log")
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title, fontsize=10)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    return save(figure, path)
