@@ -28,6 +28,8 @@ def toy(params: dict, context: TrialContext) -> dict:
         os._exit(17)  # the process dies mid-trial, as under kill -9
     if params.get("fail"):
         raise ValueError("this trial always fails")
+    if params.get("report"):  # each trial reports a worse value than the last: a median pruner would stop them
+        context.report(1, -float(params["x"]))
     time.sleep(0.3)
     return {"value": float(params["x"]) ** 2, "pid": os.getpid(), "offset": context.derived.get("offset")}
 
@@ -162,4 +164,31 @@ def test_throughput_counts_busy_time_only():
     assert result["wall_hours"] == round((900 + 900) / 3600, 3)
     assert result["trials_per_hour"] == round(3 / 0.5, 2)
     assert throughput([record(0, 0, 10, "failed")]) is None
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_study_without_a_pruner_never_prunes(tmp_path: Path, workers: int) -> None:
+    """Optuna gives a study loaded without a pruner its default MedianPruner; every process must use the plan's."""
+    engine = Engine(plan(8, report=True), tmp_path / "study")
+    assert engine.run(TOY, workers=workers, progress=False)["done"] == 8
+    assert [r.state for r in engine.records()] == ["complete"] * 8
+    assert {t.state.name for t in engine.trials()} == {"COMPLETE"}
+
+
+def test_a_pruning_plan_prunes_and_a_stray_pruned_trial_runs_again_where_the_plan_does_not_prune(
+        tmp_path: Path) -> None:
+    pruning = Plan("toy-study", {"n": 8, "report": "True"}, tuple({"x": x, "report": True} for x in range(8)),
+                   pruner="median")
+    engine = Engine(pruning, tmp_path / "study")
+    assert engine.run(TOY, progress=False)["done"] == 8
+    pruned = {r.params["x"] for r in engine.records() if r.state == "pruned"}
+    assert pruned and pruned <= set(range(4, 8))  # four startup trials, then below-median ones stop
+    # the same study under a plan that does not prune: its pruned trials have no result and run again
+    steady = Engine(plan(8, report=True), tmp_path / "study")
+    assert steady.counts()["done"] == 8 - len(pruned)
+    assert steady.run(TOY, progress=False)["done"] == 8
+    assert [r.state for r in steady.records()] == ["complete"] * 8
+    assert runs(tmp_path / "study") == {x: 2 if x in pruned else 1 for x in range(8)}
+    with pytest.raises(InputError, match="pruner must be one of"):
+        Plan("toy-study", {"n": 1}, ({"x": 1},), pruner="sometimes")
 

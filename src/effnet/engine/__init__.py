@@ -4,11 +4,13 @@ on one machine or many, resumable, with their results read back."""
 from .plan import (
     HEARTBEAT,
     JOURNAL_FILE,
+    PRUNERS,
     STALE_AFTER,
     STUDY_FILE,
     Plan,
     Record,
     TrialContext,
+    make_pruner,
     resolve,
     summarize,
     throughput,
@@ -19,5 +21,6 @@ from .storage import open_storage
 from .study import Engine
 from .worker import WorkerJob, work
 
-__all__ = ["HEARTBEAT", "JOURNAL_FILE", "STALE_AFTER", "STUDY_FILE", "Engine", "Plan", "Record", "TrialContext",
-           "WorkerJob", "open_storage", "resolve", "summarize", "throughput", "trial_key", "trial_slug", "work"]
+__all__ = ["HEARTBEAT", "JOURNAL_FILE", "PRUNERS", "STALE_AFTER", "STUDY_FILE", "Engine", "Plan", "Record",
+           "TrialContext", "WorkerJob", "make_pruner", "open_storage", "resolve", "summarize", "throughput",
+           "trial_key", "trial_slug", "work"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import optuna
 from optuna.exceptions import TrialPruned
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
 from ..errors import InputError
 
@@ -35,7 +35,8 @@ class Plan:
     parameter sets of its trials, in order (each a flat dict of JSON scalars).
 
     A search adds `asks` trials proposed by a sampler (`sampler` is "module:function", called with a seed, giving
-    an Optuna sampler) after the enqueued ones, and may have several objectives (`directions`)."""
+    an Optuna sampler) after the enqueued ones, and may have several objectives (`directions`). `pruner` (a name
+    in `PRUNERS`) lets weak trials stop early; without one a trial always runs to its end."""
 
     kind: str
     inputs: dict[str, Any]
@@ -45,8 +46,11 @@ class Plan:
     sampler_args: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     directions: tuple[str, ...] = ("maximize",)
+    pruner: str | None = None
 
     def __post_init__(self) -> None:
+        if self.pruner is not None and self.pruner not in PRUNERS:
+            raise InputError(f"pruner must be one of {', '.join(PRUNERS)}, got {self.pruner!r}")
         keys = [trial_key(params) for params in self.trials]
         if len(set(keys)) != len(keys):
             raise InputError(f"the {self.kind} plan has a repeated trial")
@@ -54,6 +58,12 @@ class Plan:
             raise InputError(f"the {self.kind} plan has no trials")
         if self.asks and self.sampler is None:
             raise InputError("a plan with sampler-proposed trials needs a sampler")
+
+    @property
+    def finished_states(self) -> tuple[TrialState, ...]:
+        """The states in which a trial of this study has its result: a pruned trial counts only where the plan
+        prunes (elsewhere it is an accident -- see `make_pruner` -- and runs again)."""
+        return (TrialState.COMPLETE, TrialState.PRUNED) if self.pruner else (TrialState.COMPLETE,)
 
     @property
     def total(self) -> int:
@@ -66,6 +76,20 @@ class Plan:
         one database without meeting."""
         digest = hashlib.sha256(json.dumps(self.inputs, sort_keys=True).encode()).hexdigest()[:10]
         return f"effnet-{self.kind}-{digest}"
+
+
+PRUNERS = ("median", "hyperband")
+
+
+def make_pruner(name: str | None) -> optuna.pruners.BasePruner:
+    """The plan's pruner, made alike in every process. Optuna does not store a pruner with a study: a process that
+    loads a study without naming one gets Optuna's default MedianPruner, which would prune a study that never
+    asked for it."""
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3)
+    return optuna.pruners.NopPruner()
 
 
 def trial_key(params: Mapping[str, Any]) -> str:

@@ -48,6 +48,7 @@ from .plan import (
     Record,
     first_difference,
     first_line,
+    make_pruner,
     resolve,
     times,
     trial_key,
@@ -59,8 +60,7 @@ from .worker import OVER_BUDGET, WorkerJob, dead_here, make_sampler, work
 class Engine:
     """One study in one output folder (and its storage): create or resume it, run it with K workers, read it."""
 
-    def __init__(self, plan: Plan, output: str | os.PathLike[str], *, storage: str | None = None,
-                 pruner: optuna.pruners.BasePruner | None = None) -> None:
+    def __init__(self, plan: Plan, output: str | os.PathLike[str], *, storage: str | None = None) -> None:
         self.plan, self.output, self.storage_url = plan, Path(output), storage
         if self.output.exists() and not self.output.is_dir():
             raise InputError(f"output {self.output} is a file, not a study folder")
@@ -70,7 +70,7 @@ class Engine:
         try:
             self.study = optuna.create_study(storage=self.storage, study_name=plan.name, load_if_exists=True,
                                              directions=list(plan.directions), sampler=make_sampler(plan, 0),
-                                             pruner=pruner or optuna.pruners.NopPruner())
+                                             pruner=make_pruner(plan.pruner))
         except Exception as error:  # a corrupt journal or an unusable database surfaces here
             raise InputError(f"cannot open the study in {self.output}: {first_line(error)}") from None
         stored = self.study.user_attrs.get("effnet.inputs")
@@ -154,7 +154,7 @@ class Engine:
     def enqueue_missing(self) -> int:
         """Enqueue every planned trial that is not finished, waiting or running; how many were enqueued."""
         present = {trial.user_attrs.get(KEY) for trial in self.trials()
-                   if trial.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.WAITING, TrialState.RUNNING)}
+                   if trial.state in (*self.plan.finished_states, TrialState.WAITING, TrialState.RUNNING)}
         added = 0
         for params in self.plan.trials:
             key = trial_key(params)
@@ -165,20 +165,21 @@ class Engine:
         return added
 
     def counts(self) -> dict[str, int]:
-        """Planned trials done (finished or pruned), running, waiting, failed (without a later success)."""
+        """Planned trials done (finished, or pruned where the plan prunes), running, waiting, failed (without a later
+        success)."""
         if self.plan.asks:
             return self._search_counts()
+        finished = self.plan.finished_states
         latest: dict[str, TrialState] = {}
         for trial in self.trials():
             key = trial.user_attrs.get(KEY)
             if key is None:
                 continue
-            if trial.state in (TrialState.COMPLETE, TrialState.PRUNED) or latest.get(key) not in (
-                    TrialState.COMPLETE, TrialState.PRUNED):
+            if trial.state in finished or latest.get(key) not in finished:
                 latest[key] = trial.state
         planned = [trial_key(params) for params in self.plan.trials]
         states = [latest.get(key) for key in planned]
-        done = sum(state in (TrialState.COMPLETE, TrialState.PRUNED) for state in states)
+        done = sum(state in finished for state in states)
         running = sum(state == TrialState.RUNNING for state in states)
         failed = sum(state == TrialState.FAIL for state in states)
         return {"planned": len(planned), "done": done, "running": running, "failed": failed,
@@ -186,7 +187,7 @@ class Engine:
 
     def _search_counts(self) -> dict[str, int]:
         trials = self.trials()
-        done = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+        done = sum(t.state in self.plan.finished_states for t in trials)
         running = sum(t.state == TrialState.RUNNING for t in trials)
         waiting = sum(t.state == TrialState.WAITING for t in trials)
         failed = sum(t.state == TrialState.FAIL and t.user_attrs.get(ERROR_ATTR) != OVER_BUDGET for t in trials)
@@ -237,7 +238,8 @@ class Engine:
         return out
 
     def records(self) -> list[Record]:
-        """The planned trials' latest finished results (COMPLETE or PRUNED), in plan order; then failures."""
+        """The planned trials' latest finished results (COMPLETE, or PRUNED where the plan prunes), in plan order;
+        then failures."""
         best: dict[str, Record] = {}
         failures: list[Record] = []
         for trial in sorted(self.trials(), key=lambda t: t.number):
@@ -249,7 +251,7 @@ class Engine:
             if trial.state == TrialState.COMPLETE:
                 metrics.setdefault("value", trial.value)
                 best[key] = record
-            elif trial.state == TrialState.PRUNED and key not in best:
+            elif trial.state == TrialState.PRUNED and self.plan.pruner and key not in best:
                 best[key] = record
             elif trial.state == TrialState.FAIL:
                 record.metrics["error"] = trial.user_attrs.get(ERROR_ATTR)

@@ -30,6 +30,7 @@ from .plan import (
     Plan,
     TrialContext,
     first_line,
+    make_pruner,
     resolve,
     trial_key,
     trial_slug,
@@ -65,7 +66,8 @@ def work(job: WorkerJob) -> None:
     torch.set_num_threads(job.threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = open_storage(Path(job.output), job.storage)
-    study = optuna.load_study(study_name=job.plan.name, storage=storage, sampler=make_sampler(job.plan, job.index))
+    study = optuna.load_study(study_name=job.plan.name, storage=storage, sampler=make_sampler(job.plan, job.index),
+                              pruner=make_pruner(job.plan.pruner))
     objective = resolve(job.objective)
     while True:
         trial_id = study._pop_waiting_trial_id()  # Optuna's atomic claim: WAITING -> RUNNING for one process
@@ -104,7 +106,7 @@ def _run_one(study: optuna.Study, trial_id: int, objective: Objective, job: Work
     storage.set_trial_user_attr(trial_id, WORKER_ATTR, worker_id())
     with _heartbeat(study, trial_id):
         try:
-            if _taken_elsewhere(study, key, frozen.number):
+            if _taken_elsewhere(study, key, frozen.number, job.plan.finished_states):
                 storage.set_trial_user_attr(trial_id, ERROR_ATTR, "duplicate of a trial already run")
                 study.tell(trial, state=TrialState.FAIL)
                 return
@@ -152,10 +154,10 @@ def dead_here(worker: object) -> bool:
     return False
 
 
-def _taken_elsewhere(study: optuna.Study, key: str, number: int) -> bool:
+def _taken_elsewhere(study: optuna.Study, key: str, number: int, finished: Sequence[TrialState]) -> bool:
     """Whether another trial with the same parameters is finished or running (a duplicate enqueue)."""
     for other in study._storage.get_all_trials(study._study_id, deepcopy=False,
-                                               states=(TrialState.COMPLETE, TrialState.RUNNING, TrialState.PRUNED)):
+                                               states=(*finished, TrialState.RUNNING)):
         same = other.number != number and other.user_attrs.get(KEY) == key
         if same and (other.state != TrialState.RUNNING or other.number < number):
             return True

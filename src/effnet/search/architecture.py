@@ -95,7 +95,8 @@ class ArchitectureSearch:
         sampler_args: dict[str, Any] = {} if self.sampler == "random" else {"population": self.population}
         return Plan(KIND, self.inputs(), enqueued, asks=self.trials - len(enqueued),
                     sampler=f"effnet.search.architecture:{self.sampler}_sampler", sampler_args=sampler_args,
-                    seed=self.seed, directions=("maximize", "minimize") if self.sampler == "nsga2" else ("maximize",))
+                    seed=self.seed, directions=("maximize", "minimize") if self.sampler == "nsga2" else ("maximize",),
+                    pruner="median" if self.prune else None)
 
 
 def space_from_inputs(inputs: dict[str, Any]) -> SearchSpace:
@@ -176,8 +177,7 @@ def run_architecture_search(search: ArchitectureSearch, output: str | os.PathLik
     folder = Path(output)
     if search.prune and search.proxy.validate != "every":  # the pruner judges every epoch
         search = replace(search, proxy=replace(search.proxy, validate="every"))
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=4) if search.prune else None
-    engine = Engine(search.plan(), folder, storage=storage, pruner=pruner)
+    engine = Engine(search.plan(), folder, storage=storage)
     engine.derived("proxy", search.proxy.to_dict)
     engine.derived("target", lambda: check_target(search))
     counts = engine.run(OBJECTIVE, workers=workers, threads=threads, progress=progress)

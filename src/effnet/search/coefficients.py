@@ -15,8 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import optuna
-
+from ..engine import PRUNERS as ENGINE_PRUNERS
 from ..engine import Engine, Plan, TrialContext, summarize
 from ..errors import InputError
 from ..experiments.plots import scatter
@@ -28,7 +27,7 @@ from ..trial import ProxySchedule, spec_metrics, train_trial
 
 KIND = "coefficient-search"
 OBJECTIVE = "effnet.search.coefficients:objective"
-PRUNERS = ("none", "median", "hyperband")
+PRUNERS = ("none", *ENGINE_PRUNERS)
 COEFFICIENTS, FAMILY, REPORT = "coefficients.json", "family", "report.md"
 FIGURE = "candidates.png"
 
@@ -85,7 +84,7 @@ class CoefficientSearch:
     def plan(self) -> Plan:
         trials = tuple({"alpha": a, "beta": b, "gamma": g, "seed": seed}
                        for seed in range(self.seeds) for a, b, g in self.candidates())
-        return Plan(KIND, self.inputs(), trials)
+        return Plan(KIND, self.inputs(), trials, pruner=None if self.pruner == "none" else self.pruner)
 
 
 def label(alpha: float, beta: float, gamma: float) -> str:
@@ -116,21 +115,13 @@ def objective(params: dict[str, Any], context: TrialContext) -> dict[str, Any]:
             "macs": candidate["macs"], **result}
 
 
-def _pruner(name: str) -> optuna.pruners.BasePruner:
-    if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0)
-    if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3)
-    return optuna.pruners.NopPruner()
-
-
 def run_coefficient_search(search: CoefficientSearch, output: str | os.PathLike[str], *, storage: str | None = None,
                            workers: int = 1, threads: int = 1, progress: bool = True) -> dict[str, Any]:
     """Step 1 (and with `family`, Step 2) in `output`; returns coefficients.json's content."""
     folder = Path(output)
     if search.pruner != "none" and search.proxy.validate != "every":  # the pruner judges every epoch
         search = replace(search, proxy=replace(search.proxy, validate="every"))
-    engine = Engine(search.plan(), folder, storage=storage, pruner=_pruner(search.pruner))
+    engine = Engine(search.plan(), folder, storage=storage)
     engine.derived("proxy", search.proxy.to_dict)
     engine.derived("candidates", lambda: size_candidates(search))
     counts = engine.run(OBJECTIVE, workers=workers, threads=threads, progress=progress)
