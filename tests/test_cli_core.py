@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 from effnet.cli import main
 
@@ -53,13 +55,16 @@ def test_every_command_starts_in_a_fresh_interpreter():
     import cycle that the test process hides, having imported everything already, breaks it for users)."""
     from effnet.cli import COMMANDS
 
-    processes = {name: subprocess.Popen([sys.executable, "-m", "effnet", name, "--help"], stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True) for name in COMMANDS}
-    failures = {}
-    for name, process in processes.items():
-        out, err = process.communicate(timeout=120)
-        if process.returncode != 0 or f"usage: effnet {name}" not in out:
-            failures[name] = err.strip().splitlines()[-1:] or out[:200]
+    def start(name: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "effnet", name, "--help"], capture_output=True, text=True,
+                              timeout=600)
+
+    # as many at once as there are cores: a process per command each importing torch, all at once, can take
+    # minutes on a loaded 2-core machine
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        results = dict(zip(COMMANDS, pool.map(start, COMMANDS)))
+    failures = {name: (done.stderr.strip().splitlines()[-1:] or done.stdout[:200]) for name, done in results.items()
+                if done.returncode != 0 or f"usage: effnet {name}" not in done.stdout}
     assert not failures, failures
 
 
