@@ -54,7 +54,7 @@ from .plan import (
     trial_key,
 )
 from .storage import open_storage, redact
-from .worker import OVER_BUDGET, WorkerJob, dead_here, make_sampler, work
+from .worker import OVER_BUDGET, WorkerJob, dead_here, make_sampler, work, work_in_process
 
 
 class Engine:
@@ -213,7 +213,7 @@ class Engine:
                 work(jobs[0])
             else:
                 context = multiprocessing.get_context("spawn")
-                processes = [context.Process(target=work, args=(job,), daemon=False) for job in jobs]
+                processes = [context.Process(target=work_in_process, args=(job,), daemon=False) for job in jobs]
                 for process in processes:
                     process.start()
                 try:

@@ -78,6 +78,15 @@ def work(job: WorkerJob) -> None:
         _run_one(study, trial_id, objective, job)
 
 
+def work_in_process(job: WorkerJob) -> None:
+    """`work` as a worker process's target: Ctrl-C stops it quietly (its trial is already recorded as interrupted
+    and resumes from its last checkpoint), without a traceback per worker."""
+    try:
+        work(job)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
 def _ask_within_budget(study: optuna.Study, total: int) -> int | None:
     """A new sampler-proposed trial if the study has fewer than `total` (trials that did not fail); trial numbers
     are handed out atomically, so of racing workers only those within the budget keep theirs."""
