@@ -161,11 +161,15 @@ def objective(params: dict[str, Any], context: TrialContext) -> dict[str, Any]:
 def run_scaling_study(study: ScalingStudy, output: str | os.PathLike[str], *, storage: str | None = None,
                       workers: int = 1, threads: int = 1, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) the study in `output` and write its results, report and figures there; returns
-    results.json's content."""
+    results.json's content. Stopped early (Ctrl-C), it still writes them from the trials finished so far."""
     engine = Engine(study.plan(), output, storage=storage)
     engine.derived("proxy", study.proxy.to_dict)
     engine.derived("networks", lambda: size_networks(study))
-    counts = engine.run(OBJECTIVE, workers=workers, threads=threads, progress=progress)
+    try:
+        counts = engine.run(OBJECTIVE, workers=workers, threads=threads, progress=progress)
+    except KeyboardInterrupt:
+        write_outputs(engine, Path(output), engine.counts())
+        raise
     return write_outputs(engine, Path(output), counts)
 
 
