@@ -251,7 +251,7 @@ class Engine:
             if trial.state == TrialState.COMPLETE:
                 metrics.setdefault("value", trial.value)
                 best[key] = record
-            elif trial.state == TrialState.PRUNED and self.plan.pruner and key not in best:
+            elif trial.state in self.plan.finished_states and key not in best:  # pruned, where the plan prunes
                 best[key] = record
             elif trial.state == TrialState.FAIL:
                 record.metrics["error"] = trial.user_attrs.get(ERROR_ATTR)
