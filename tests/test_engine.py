@@ -8,11 +8,13 @@ import json
 import os
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import optuna
 import pytest
 
 from effnet.engine import Engine, Plan, Record, TrialContext, throughput, trial_key
+from effnet.engine.display import Display
 from effnet.errors import InputError
 
 TOY = "test_engine:toy"
@@ -192,3 +194,30 @@ def test_a_pruning_plan_prunes_and_a_stray_pruned_trial_runs_again_where_the_pla
     with pytest.raises(InputError, match="pruner must be one of"):
         Plan("toy-study", {"n": 1}, ({"x": 1},), pruner="sometimes")
 
+
+
+class _Counted:
+    """A stand-in for the engine: a plan with a kind and four trials, and counts set by the test."""
+
+    def __init__(self) -> None:
+        self.plan = SimpleNamespace(kind="study", trials=[{}] * 4)
+        self.now = {"planned": 4, "done": 0, "running": 1, "waiting": 3, "failed": 0}
+
+    def counts(self) -> dict[str, int]:
+        return dict(self.now)
+
+
+def test_progress_without_a_terminal_prints_a_line_per_change_of_counts_not_per_eta_tick(capsys, monkeypatch):
+    clock = iter(range(1000, 2000, 7))
+    monkeypatch.setattr("effnet.engine.display.time.time", lambda: next(clock))
+    engine = _Counted()
+    with Display(engine, enabled=True) as display:
+        engine.now.update(done=1, waiting=2)  # one finished: the ETA becomes a number and then ticks on every update
+        for _ in range(5):
+            display.update()
+        engine.now.update(done=2, running=2, waiting=0)
+        display.update()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["study: 0 done, 1 running, 3 left, ETA ?",
+                     lines[1], "study: 2 done, 2 running, 0 left, ETA " + lines[2].rpartition("ETA ")[2]]
+    assert lines[1].startswith("study: 1 done, 1 running, 2 left, ETA ") and not lines[1].endswith("?")

@@ -54,15 +54,16 @@ class Display:
         counts = self.engine.counts()
         finished_here = counts["done"] - self.first
         elapsed = time.time() - self.started
-        left = counts["waiting"] + counts["running"]
-        eta = "?" if finished_here <= 0 else _duration(elapsed / finished_here * left)
-        info = (f"{counts['done']} done, {counts['running']} running, {left} left"
-                f"{', ' + str(counts['failed']) + ' failed' if counts['failed'] else ''}, ETA {eta}")
+        unfinished = counts["waiting"] + counts["running"]
+        eta = "?" if finished_here <= 0 else _duration(elapsed / finished_here * unfinished)
+        # done + running + left = the planned trials
+        state = (f"{counts['done']} done, {counts['running']} running, {counts['waiting']} left"
+                 f"{', ' + str(counts['failed']) + ' failed' if counts['failed'] else ''}")
         if self.bar is not None:
-            self.bar.update(self.task, completed=counts["done"], info=info)
-        elif info != self.last_line:
-            print(f"{self.engine.plan.kind}: {info}", file=sys.stderr, flush=True)
-            self.last_line = info
+            self.bar.update(self.task, completed=counts["done"], info=f"{state}, ETA {eta}")
+        elif state != self.last_line:  # without a terminal: a line when the counts change, not when the ETA ticks
+            print(f"{self.engine.plan.kind}: {state}, ETA {eta}", file=sys.stderr, flush=True)
+            self.last_line = state
 
     def __exit__(self, *exc: Any) -> None:
         self.stop.set()
