@@ -195,6 +195,27 @@ def test_a_pruning_plan_prunes_and_a_stray_pruned_trial_runs_again_where_the_pla
         Plan("toy-study", {"n": 1}, ({"x": 1},), pruner="sometimes")
 
 
+def stop_at_two(params: dict, context: TrialContext) -> dict:
+    """Finishes trials 0 and 1, then Ctrl-C arrives during trial 2."""
+    if params["x"] == 2:
+        raise KeyboardInterrupt
+    return {"value": float(params["x"])}
+
+
+def test_a_run_stopped_early_still_writes_its_outputs_from_the_finished_trials(tmp_path: Path) -> None:
+    engine = Engine(plan(4), tmp_path / "study")
+    written = []
+
+    def write(counts: dict[str, int]) -> int:
+        written.append((counts, [r.params["x"] for r in engine.records() if r.state == "complete"]))
+        return counts["done"]
+
+    with pytest.raises(KeyboardInterrupt):
+        engine.run_and_write("test_engine:stop_at_two", write, progress=False)
+    assert written == [({"planned": 4, "done": 2, "running": 0, "failed": 1, "waiting": 1}, [0, 1])]
+    assert engine.run_and_write(TOY, write, progress=False) == 4  # resumed: the rest runs, then it writes once more
+    assert written[-1][1] == [0, 1, 2, 3]
+
 
 class _Counted:
     """A stand-in for the engine: a plan with a kind and four trials, and counts set by the test."""
@@ -218,6 +239,6 @@ def test_progress_without_a_terminal_prints_a_line_per_change_of_counts_not_per_
         engine.now.update(done=2, running=2, waiting=0)
         display.update()
     lines = capsys.readouterr().err.splitlines()
-    assert lines == ["study: 0 done, 1 running, 3 left, ETA ?",
-                     lines[1], "study: 2 done, 2 running, 0 left, ETA " + lines[2].rpartition("ETA ")[2]]
-    assert lines[1].startswith("study: 1 done, 1 running, 2 left, ETA ") and not lines[1].endswith("?")
+    assert [line.rpartition(", ETA ")[0] for line in lines] == [
+        "study: 0 done, 1 running, 3 left", "study: 1 done, 1 running, 2 left", "study: 2 done, 2 running, 0 left"]
+    assert lines[0].endswith("ETA ?") and not lines[1].endswith("?")

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
@@ -55,6 +55,8 @@ from .plan import (
 )
 from .storage import open_storage, redact
 from .worker import OVER_BUDGET, WorkerJob, dead_here, make_sampler, work, work_in_process
+
+Written = TypeVar("Written")
 
 
 class Engine:
@@ -224,6 +226,17 @@ class Engine:
                     for process in processes:
                         process.join()
         return self.counts()
+
+    def run_and_write(self, objective: str, write: Callable[[dict[str, int]], Written], *, workers: int = 1,
+                      threads: int = 1, progress: bool = True) -> Written:
+        """`run`, then `write(counts)` the runner's outputs from the finished trials. Stopped early (Ctrl-C), the
+        outputs are still written from the trials finished so far, and then the stop goes on."""
+        try:
+            counts = self.run(objective, workers=workers, threads=threads, progress=progress)
+        except KeyboardInterrupt:
+            write(self.counts())
+            raise
+        return write(counts)
 
     def all_records(self) -> list[Record]:
         """Every trial in number order (a search's proposals, cached candidates, failures), as stored."""

@@ -93,11 +93,19 @@ def objective(params: dict[str, Any], context: TrialContext) -> dict[str, Any]:
 
 def run_comparison(comparison: Comparison, output: str | os.PathLike[str], *, storage: str | None = None,
                    workers: int = 1, threads: int = 1, progress: bool = True) -> dict[str, Any]:
+    """Run (or resume) the comparison in `output` and write results.json, report.md and the figure there;
+    returns results.json's content."""
     folder = Path(output)
     engine = Engine(comparison.plan(), folder, storage=storage)
     engine.derived("proxy", comparison.proxy.to_dict)
     models = engine.derived("models", lambda: size_models(comparison))
-    counts = engine.run(OBJECTIVE, workers=workers, threads=threads, progress=progress)
+    return engine.run_and_write(OBJECTIVE, lambda counts: write_outputs(engine, comparison, models, folder, counts),
+                                workers=workers, threads=threads, progress=progress)
+
+
+def write_outputs(engine: Engine, comparison: Comparison, models: dict[str, dict[str, Any]], folder: Path,
+                  counts: dict[str, int]) -> dict[str, Any]:
+    """results.json, report.md and the figure from the finished trials; returns results.json's data."""
     rows = [dict(r.metrics) for r in engine.records() if r.state == "complete"]
     summary = []
     for name, model in models.items():

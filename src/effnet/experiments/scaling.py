@@ -165,12 +165,8 @@ def run_scaling_study(study: ScalingStudy, output: str | os.PathLike[str], *, st
     engine = Engine(study.plan(), output, storage=storage)
     engine.derived("proxy", study.proxy.to_dict)
     engine.derived("networks", lambda: size_networks(study))
-    try:
-        counts = engine.run(OBJECTIVE, workers=workers, threads=threads, progress=progress)
-    except KeyboardInterrupt:
-        write_outputs(engine, Path(output), engine.counts())
-        raise
-    return write_outputs(engine, Path(output), counts)
+    return engine.run_and_write(OBJECTIVE, lambda counts: write_outputs(engine, Path(output), counts),
+                                workers=workers, threads=threads, progress=progress)
 
 
 def parse_budgets(items: Sequence[str] | str) -> tuple[float, ...]:

@@ -180,8 +180,8 @@ def run_architecture_search(search: ArchitectureSearch, output: str | os.PathLik
     engine = Engine(search.plan(), folder, storage=storage)
     engine.derived("proxy", search.proxy.to_dict)
     engine.derived("target", lambda: check_target(search))
-    counts = engine.run(OBJECTIVE, workers=workers, threads=threads, progress=progress)
-    return write_outputs(engine, search, folder, counts)
+    return engine.run_and_write(OBJECTIVE, lambda counts: write_outputs(engine, search, folder, counts),
+                                workers=workers, threads=threads, progress=progress)
 
 
 def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:

@@ -124,8 +124,8 @@ def run_coefficient_search(search: CoefficientSearch, output: str | os.PathLike[
     engine = Engine(search.plan(), folder, storage=storage)
     engine.derived("proxy", search.proxy.to_dict)
     engine.derived("candidates", lambda: size_candidates(search))
-    counts = engine.run(OBJECTIVE, workers=workers, threads=threads, progress=progress)
-    return write_outputs(engine, search, folder, counts)
+    return engine.run_and_write(OBJECTIVE, lambda counts: write_outputs(engine, search, folder, counts),
+                                workers=workers, threads=threads, progress=progress)
 
 
 def write_outputs(engine: Engine, search: CoefficientSearch, folder: Path, counts: dict[str, int]) -> dict[str, Any]:
@@ -197,8 +197,11 @@ def markdown(data: dict[str, Any], search: CoefficientSearch) -> str:
              f"{proxy.limit_val or 'all'} validation images, baseline at {search.baseline.resolution} px)"
              f"{', pruner ' + search.pruner if search.pruner != 'none' else ''}.", ""]
     if data["alpha"] is not None:
+        counts = data["counts"]
+        partial = (f" -- from the candidates finished so far ({counts['done']} of {counts['planned']} trials done)"
+                   if counts["done"] < counts["planned"] else "")
         lines += [f"Chosen: **alpha = {data['alpha']:g}, beta = {data['beta']:g}, gamma = {data['gamma']:g}** "
-                  f"(paper: 1.2, 1.1, 1.15).", ""]
+                  f"(paper: 1.2, 1.1, 1.15){partial}.", ""]
     lines += ["| alpha | beta | gamma | a b^2 g^2 | real MACs ratio | top-1 mean +- std | trained | pruned |",
               "|---|---|---|---|---|---|---|---|"]
     for row in data["candidates"]:
