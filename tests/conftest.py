@@ -14,6 +14,21 @@ from postgres import INSTALL_HINT, find_bin_dir, postgres_cluster
 
 REFERENCE = Path(__file__).parent / "reference"
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--optuna-version", default=None,
+                     help="fail unless this Optuna version is the one imported (the Makefile's oldest-Optuna run)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def expected_optuna(request: pytest.FixtureRequest) -> None:
+    """With --optuna-version, the run proves which Optuna it tested: the one on the path must be that one."""
+    wanted = request.config.getoption("--optuna-version")
+    if wanted is not None:
+        import optuna
+
+        assert optuna.__version__ == wanted, f"testing Optuna {optuna.__version__}, not {wanted}"
+
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 

@@ -120,3 +120,25 @@ def test_commands_never_import_each_other() -> None:
     crossing = {name: sorted(graph[name] & commands) for name in commands if graph[name] & commands}
     assert crossing == {}
     assert "effnet.commands.training" in graph["effnet.commands.train"]  # shared code lives in shared modules
+
+
+PRIVATE_OPTUNA = ("._storage", "._trial_id", "._study_id", "_pop_waiting_trial_id", "._thread_local",
+                  "optuna.storages._", "optuna.study._", "optuna.trial._")
+
+
+def test_the_engine_uses_optunas_public_api_only() -> None:
+    """Private Optuna attributes break on upgrades: the code uses ask/optimize/tell, enqueue_trial and the storages'
+    own heartbeat (tests/test_engine.py runs against the oldest Optuna the pyproject allows, too)."""
+    uses = [f"{path.relative_to(PACKAGE)}:{number}: {line.strip()}" for path in PACKAGE.rglob("*.py")
+            for number, line in enumerate(path.read_text().splitlines(), 1)
+            if any(name in line for name in PRIVATE_OPTUNA)]
+    assert uses == []
+
+
+def test_the_oldest_optuna_tested_is_the_pyprojects_lower_bound() -> None:
+    root = PACKAGE.parents[1]
+    pyproject = (root / "pyproject.toml").read_text()
+    makefile = (root / "Makefile").read_text()
+    lower = next(line.split(">=")[1].split('"')[0] for line in pyproject.splitlines() if '"optuna>=' in line)
+    oldest = next(line.split(":=")[1].strip() for line in makefile.splitlines() if line.startswith("OPTUNA_OLDEST"))
+    assert oldest.startswith(lower) and oldest.count(".") == 2, (lower, oldest)

@@ -106,7 +106,7 @@ def tiny_spec(tmp_path_factory) -> Path:
 def search_args(reference: Path, data_dir: str, out: Path, *extra: str) -> list[str]:
     return ["search", "architecture", "--reference", str(reference), "--target-macs", "3M", "--data",
             "fashion-mnist", "--data-dir", data_dir, "--epochs", "1", "--limit-train", "32", "--limit-val", "32",
-            "--batch-size", "16", "--output", str(out), "--no-progress", *extra]
+            "--limit-test", "32", "--batch-size", "16", "--output", str(out), "--no-progress", *extra]
 
 
 def strict_json(text: str):
@@ -120,14 +120,17 @@ def test_a_tiny_search_end_to_end_with_two_workers(tmp_path: Path, tiny_spec: Pa
                                                     capsys) -> None:
     out = tmp_path / "nas"
     assert main(search_args(tiny_spec, fashion_mnist, out, "--trials", "6", "--sampler", "random", "--workers", "2",
-                            "--json")) == 0
+                            "--confirm", "2", "--confirm-seeds", "2", "--json")) == 0
     data = strict_json(capsys.readouterr().out)
     finished = [c for c in data["candidates"] if c["state"] == "complete"]
     assert len(finished) == 6  # exactly the budget, shared by both workers
     assert finished[0]["genotype"] == SearchSpace(TINY).encode(SearchSpace(TINY).reference_point())
     for c in finished:
-        assert set(c) >= {"genotype", "top1", "macs", "latency_ms", "params", "reward"}
-        assert c["reward"] == pytest.approx(c["top1"] / 100 * (c["macs"] / 3e6) ** -0.07, rel=1e-4)
+        assert set(c) >= {"genotype", "val_top1", "test_top1", "macs", "latency_ms", "params", "reward"}
+        assert c["reward"] == pytest.approx(c["val_top1"] / 100 * (c["macs"] / 3e6) ** -0.07, rel=1e-4)
+    confirm = data["confirm"]  # the best two trained again with two fresh seeds; the result is chosen among them
+    assert len(confirm["candidates"]) == 2 and confirm["first_seed"] == 1 and data["choice_source"] == "confirm"
+    assert f"trial-{data['best']['number']}" == confirm["winner"]["model"]
     trained = [c["genotype"] for c in finished if c["cached_from"] is None]
     assert len(trained) == len(set(trained))  # no genotype trained twice
     best = effnet.get_spec(out / "best.json")  # a spec file every command accepts
@@ -145,15 +148,15 @@ def test_a_repeated_genotype_is_served_from_the_cache(tmp_path: Path, fashion_mn
     space = SearchSpace(TINY, blocks=("mbconv6",), kernels=(3,), se_ratios=(0.25,), skips=("identity",),
                         widths=(1.0,), depths=(0,))
     assert space.size() == 1 and space.reference_point() is None
-    search = ArchitectureSearch(space, 3e6, trials=3, sampler="random",
+    search = ArchitectureSearch(space, 3e6, trials=3, sampler="random", confirm=0,
                                 proxy=ProxySchedule(data_dir=fashion_mnist, epochs=1, limit_train=32, limit_val=32,
-                                                    batch_size=16))
+                                                    limit_test=32, batch_size=16))
     data = run_architecture_search(search, tmp_path / "nas", progress=False)
     finished = [c for c in data["candidates"] if c["state"] == "complete"]
     assert len(finished) == 3 and len({c["genotype"] for c in finished}) == 1
     first = finished[0]
     assert first["cached_from"] is None
-    assert all(c["cached_from"] == first["number"] and c["top1"] == first["top1"] for c in finished[1:])
+    assert all(c["cached_from"] == first["number"] and c["val_top1"] == first["val_top1"] for c in finished[1:])
     assert len(list((tmp_path / "nas" / "trials").glob("*-seed0"))) == 1  # trained once
 
 
@@ -161,7 +164,8 @@ def test_a_killed_search_resumes_without_retraining_finished_candidates(tmp_path
                                                                         fashion_mnist: str) -> None:
     out = tmp_path / "nas"
     command = [sys.executable, "-m", "effnet", *search_args(tiny_spec, fashion_mnist, out, "--trials", "4",
-                                                             "--sampler", "evolution", "--population", "2")]
+                                                             "--sampler", "evolution", "--population", "2",
+                                                             "--confirm", "0")]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     finished: dict[str, int] = {}
     deadline = time.time() + 240
@@ -175,7 +179,7 @@ def test_a_killed_search_resumes_without_retraining_finished_candidates(tmp_path
     process.wait(timeout=60)
     assert len(finished) >= 2 and process.returncode == -signal.SIGKILL, "the search ended before it was killed"
     assert main(search_args(tiny_spec, fashion_mnist, out, "--trials", "4", "--sampler", "evolution",
-                            "--population", "2")) == 0
+                            "--population", "2", "--confirm", "0")) == 0
     data = json.loads((out / "candidates.json").read_text())
     assert len([c for c in data["candidates"] if c["state"] == "complete"]) == 4
     for name, stamp in finished.items():
@@ -207,7 +211,7 @@ def test_an_empty_space_and_a_foreign_or_corrupt_study_are_refused(tmp_path: Pat
     scaling = tmp_path / "scaling"
     assert main(["experiment", "scaling", str(tiny_spec), "--data", "fashion-mnist", "--data-dir", fashion_mnist,
                  "--budgets", "2x", "--methods", "width", "--epochs", "1", "--limit-train", "16", "--limit-val",
-                 "16", "--batch-size", "8", "--output", str(scaling), "--no-progress"]) == 0
+                 "16", "--limit-test", "16", "--batch-size", "8", "--output", str(scaling), "--no-progress"]) == 0
     capsys.readouterr()
     assert main(search_args(tiny_spec, fashion_mnist, scaling)) == 2
     assert "holds a scaling-study study, not a architecture-search" in capsys.readouterr().err
@@ -220,8 +224,8 @@ def test_an_empty_space_and_a_foreign_or_corrupt_study_are_refused(tmp_path: Pat
 
 def test_compare_sizes_baselines_to_the_searched_macs_and_trains_them_alike(tmp_path: Path, fashion_mnist: str,
                                                                             tiny_spec: Path) -> None:
-    proxy = ProxySchedule(data_dir=fashion_mnist, epochs=1, limit_train=32, limit_val=32, batch_size=16,
-                          resolution=16)
+    proxy = ProxySchedule(data_dir=fashion_mnist, epochs=1, limit_train=32, limit_val=32, limit_test=32,
+                          batch_size=16, resolution=16)
     from effnet.experiments import model_spec
 
     models = {"searched": model_spec(str(tiny_spec), 16), "mobilenet-v2": model_spec("mobilenet-v2", 16),
@@ -238,4 +242,6 @@ def test_compare_sizes_baselines_to_the_searched_macs_and_trains_them_alike(tmp_
             closest = min(abs(effnet.profile(effnet.scale(models[name], width=w), num_classes=10).macs / target - 1)
                           for w in widths)
             assert abs(summary[name]["fit_error"]) <= closest + 0.02, name
-    assert "same schedule" in (tmp_path / "cmp" / "report.md").read_text().lower()
+    report = (tmp_path / "cmp" / "report.md").read_text()
+    assert "same schedule" in report.lower() and "Against b0-small" in report and "95% CI" in report
+    assert {p["model"] for p in data["paired"]} == {"mobilenet-v2", "searched"}

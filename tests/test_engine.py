@@ -53,7 +53,7 @@ def test_two_local_workers_share_the_plan_without_duplicates(tmp_path: Path) -> 
     engine = Engine(plan(8), tmp_path / "study")
     assert engine.derived("offset", lambda: 7) == 7 and engine.derived("offset", lambda: 9) == 7  # computed once
     counts = engine.run(TOY, workers=2, progress=False)
-    assert counts == {"planned": 8, "done": 8, "running": 0, "failed": 0, "waiting": 0}
+    assert counts == {"planned": 8, "done": 8, "running": 0, "failed": 0, "interrupted": 0, "waiting": 0}
     records = engine.records()
     assert [r.params["x"] for r in records] == list(range(8)) and all(r.state == "complete" for r in records)
     assert [r.metrics["value"] for r in records] == [x * x for x in range(8)]
@@ -74,7 +74,7 @@ def test_a_crashed_worker_is_resumed_without_rerunning_finished_trials(tmp_path:
     assert first["done"] == 3 and first["running"] == 1  # one worker died in trial x=2, leaving it RUNNING
     done_before = {x for x, n in runs(tmp_path / "study").items() if x != 2}
     second = Engine(crashy, tmp_path / "study").run(TOY, workers=2, progress=False)
-    assert second == {"planned": 4, "done": 4, "running": 0, "failed": 0, "waiting": 0}
+    assert second == {"planned": 4, "done": 4, "running": 0, "failed": 0, "interrupted": 0, "waiting": 0}
     counts = runs(tmp_path / "study")
     assert counts[2] == 2 and all(counts[x] == 1 for x in done_before)  # only the crashed trial ran again
     states = [t.state for t in Engine(crashy, tmp_path / "study").trials()]
@@ -212,7 +212,7 @@ def test_a_run_stopped_early_still_writes_its_outputs_from_the_finished_trials(t
 
     with pytest.raises(KeyboardInterrupt):
         engine.run_and_write("test_engine:stop_at_two", write, progress=False)
-    assert written == [({"planned": 4, "done": 2, "running": 0, "failed": 1, "waiting": 1}, [0, 1])]
+    assert written == [({"planned": 4, "done": 2, "running": 0, "failed": 0, "interrupted": 1, "waiting": 1}, [0, 1])]
     assert engine.run_and_write(TOY, write, progress=False) == 4  # resumed: the rest runs, then it writes once more
     assert written[-1][1] == [0, 1, 2, 3]
 

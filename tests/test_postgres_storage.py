@@ -1,15 +1,18 @@
 """Optuna studies on a real PostgreSQL server (tests/postgres.py), shared by worker processes.
 
 Plain Optuna, no effnet code: this proves the test infrastructure and the pattern the study engine
-builds on. A fixed list of trials is enqueued once (WAITING); each worker claims one at a time with
-RDBStorage's compare-and-set WAITING -> RUNNING (``SELECT ... FOR UPDATE`` on the trial row, so
-two workers never both win) and never lets Optuna invent a trial of its own.
+builds on, with Optuna's public API only. A fixed list of trials is enqueued once (WAITING); each
+worker takes one at a time with `study.optimize(n_trials=1)`, whose queue pop is RDBStorage's
+compare-and-set WAITING -> RUNNING (``SELECT ... FOR UPDATE`` on the trial row, so two workers never
+both win), and stops when the queue is empty. A trial whose process died is failed by the storage's
+own heartbeat and tried again by its stale-trial callback.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
 
 import optuna
@@ -18,23 +21,27 @@ from optuna.trial import TrialState
 GRID = [{"x": x, "y": y} for x in range(4) for y in ("a", "b")]  # 8 points
 
 # A worker process: argv = url, study name, worker index, number of workers, mode.
-# mode "claim": claim WAITING trials until none is left (the engine's pattern);
-# mode "crash": claim one trial, then die without telling (leaves it RUNNING);
+# mode "queue": take queued trials until none is left (the engine's pattern);
+# mode "crash": take one trial, then die in it without telling (leaves it RUNNING);
 # mode N (a number): Optuna's own loop, study.optimize(objective, n_trials=N).
 WORKER = r"""
 import os, sys, time
 import optuna
-from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
 url, name, index, n_workers, mode = sys.argv[1:]
-optuna.logging.set_verbosity(optuna.logging.WARNING)
-study = optuna.load_study(study_name=name, storage=url)
-# The storage object the study itself uses: load_study wraps RDBStorage in a cache that must see
-# every trial this process touches, so claims go through it, not through a second RDBStorage.
-storage = study._storage
+import warnings
+warnings.simplefilter("ignore")
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+heartbeat = dict(heartbeat_interval=1, grace_period=3)
+retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", optuna.storages.RetryFailedTrialCallback)()
+try:
+    storage = optuna.storages.RDBStorage(url, **heartbeat, heartbeat_stale_trial_callback=retry)
+except TypeError:  # Optuna before 4.9 names the callback failed_trial_callback
+    storage = optuna.storages.RDBStorage(url, **heartbeat, failed_trial_callback=retry)
+study = optuna.load_study(study_name=name, storage=storage)
 
-# Barrier: every worker is up before any claims a trial, so the work really is shared.
+# Barrier: every worker is up before any takes a trial, so the work really is shared.
 study.set_user_attr(f"ready-{index}", os.getpid())
 deadline = time.monotonic() + 30
 while sum(key.startswith("ready-") for key in study.user_attrs) < int(n_workers):
@@ -43,37 +50,26 @@ while sum(key.startswith("ready-") for key in study.user_attrs) < int(n_workers)
     time.sleep(0.02)
 
 
+class NoTrial(Exception):
+    pass
+
+
 def objective(trial):
+    if not trial.user_attrs.get("grid"):  # the queue emptied while this worker asked: not a grid point
+        trial.set_user_attr("idle", True)
+        raise NoTrial()
     x = trial.suggest_int("x", 0, 3)
     y = trial.suggest_categorical("y", ["a", "b"])
     trial.set_user_attr("worker", index)
+    if mode == "crash":
+        os._exit(3)
     time.sleep(0.15)
     return 10 * x + (y == "b")
 
 
-def claim():
-    # One WAITING trial moved to RUNNING by this process, or None when none is left. Unlike
-    # study.ask(), this never creates a new (sampler-driven) trial when another worker took the last.
-    while True:
-        waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
-        if not waiting:
-            return None
-        for frozen in waiting:
-            try:
-                # RDBStorage: SELECT ... FOR UPDATE on the trial row, then False unless still WAITING.
-                if storage.set_trial_state_values(frozen._trial_id, TrialState.RUNNING):
-                    return optuna.Trial(study, frozen._trial_id)
-            except UpdateFinishedTrialError:
-                pass  # finished by another worker since we read the list
-
-
-if mode == "claim":
-    while (trial := claim()) is not None:
-        study.tell(trial, objective(trial))
-elif mode == "crash":
-    trial = claim()
-    trial.suggest_int("x", 0, 3)
-    os._exit(3)
+if mode in ("queue", "crash"):
+    while study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        study.optimize(objective, n_trials=1, catch=(NoTrial,))
 else:
     study.optimize(objective, n_trials=int(mode))
 """
@@ -82,7 +78,7 @@ else:
 def _new_study(url: str) -> optuna.Study:
     study = optuna.create_study(study_name=f"grid-{uuid.uuid4().hex[:8]}", storage=url, direction="maximize")
     for params in GRID + GRID:  # the second round is skipped: the same params already exist
-        study.enqueue_trial(params, skip_if_exists=True)
+        study.enqueue_trial(params, user_attrs={"grid": True}, skip_if_exists=True)
     assert len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,))) == len(GRID)
     return study
 
@@ -120,7 +116,7 @@ def _assert_grid_done_once(study: optuna.Study, workers: set[str]) -> list:
     return [t for t in trials if t.state != TrialState.COMPLETE]
 
 
-def test_rdb_storage_creates_and_loads_a_study(postgres_url: str) -> None:
+def test_rdb_storage_creates_and_loads_a_study_and_its_best_value(postgres_url: str) -> None:
     assert postgres_url.startswith("postgresql+psycopg://")
     storage = optuna.storages.RDBStorage(postgres_url)
     name = f"smoke-{uuid.uuid4().hex[:8]}"
@@ -132,10 +128,11 @@ def test_rdb_storage_creates_and_loads_a_study(postgres_url: str) -> None:
     assert loaded.best_value == study.best_value
 
 
-def test_two_workers_claim_every_enqueued_trial_exactly_once(postgres_url: str) -> None:
+def test_two_workers_take_every_enqueued_trial_exactly_once(postgres_url: str) -> None:
     study = _new_study(postgres_url)
-    _run_workers(postgres_url, study, ["claim", "claim"])
-    assert _assert_grid_done_once(study, {"0", "1"}) == []
+    _run_workers(postgres_url, study, ["queue", "queue"])
+    others = _assert_grid_done_once(study, {"0", "1"})
+    assert all(t.user_attrs.get("idle") for t in others)  # at most a no-op per worker, never a second run
 
 
 def test_two_workers_study_optimize_pops_enqueued_trials_atomically(postgres_url: str) -> None:
@@ -146,19 +143,12 @@ def test_two_workers_study_optimize_pops_enqueued_trials_atomically(postgres_url
     assert _assert_grid_done_once(study, {"0", "1"}) == []
 
 
-def test_resume_after_a_worker_died_with_a_trial_running(postgres_url: str) -> None:
+def test_a_trial_whose_worker_died_is_failed_by_the_heartbeat_and_tried_again(postgres_url: str) -> None:
     study = _new_study(postgres_url)
     _run_workers(postgres_url, study, ["crash"], expect_rc=3)
     (orphan,) = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    params = orphan.system_attrs["fixed_params"]
-
-    # Resume, with no worker alive: fail the orphan, then queue its params again. skip_if_exists
-    # would refuse: it compares against trials in every state, the FAILED orphan included.
-    assert study._storage.set_trial_state_values(orphan._trial_id, TrialState.FAIL)
-    study.enqueue_trial(params, skip_if_exists=True)
-    assert len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,))) == len(GRID) - 1
-    study.enqueue_trial(params, user_attrs={"retry_of": orphan.number})
-
-    _run_workers(postgres_url, study, ["claim", "claim"])
-    (failed,) = _assert_grid_done_once(study, {"0", "1"})
-    assert failed.number == orphan.number and failed.state == TrialState.FAIL
+    time.sleep(4)  # past the grace period: the next optimize() fails it and its callback enqueues it again
+    _run_workers(postgres_url, study, ["queue", "queue"])
+    others = _assert_grid_done_once(study, {"0", "1"})
+    failed = [t for t in others if not t.user_attrs.get("idle")]
+    assert [t.number for t in failed] == [orphan.number] and failed[0].state == TrialState.FAIL

@@ -3,7 +3,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from .budget import BudgetFit, fit_budget
-from .build import EffNet, FeatureExtractor, build
+from .build import EffNet, FeatureExtractor, build, zero_init_residuals
 from .cost import Site, Tally
 from .errors import InputError, OutputError, UnknownModelError, WeightsError
 from .inference import optimize_for_inference
@@ -66,4 +66,5 @@ __all__ = [
     "safe_load",
     "save_pretrained",
     "scale",
+    "zero_init_residuals",
 ]

@@ -56,23 +56,25 @@ def parse_budget(text: str | float, base_macs: int) -> float:
     return value
 
 
-def _scaler(spec: NetSpec, method: str, alpha: float, beta: float, gamma: float) -> Callable[[float], NetSpec]:
+def _scaler(spec: NetSpec, method: str, alpha: float, beta: float, gamma: float,
+            repeat_rounding: str = "ceil") -> Callable[[float], NetSpec]:
     if method == "compound":
-        return lambda c: scale_spec(spec, phi=c, alpha=alpha, beta=beta, gamma=gamma)
-    return lambda c: scale_spec(spec, **{method: c})
+        return lambda c: scale_spec(spec, phi=c, alpha=alpha, beta=beta, gamma=gamma, repeat_rounding=repeat_rounding)
+    return lambda c: scale_spec(spec, **{method: c}, repeat_rounding=repeat_rounding)
 
 
 def fit_budget(spec: SpecSource, target_macs: float | str, method: str = "compound", *,
                alpha: float = ALPHA, beta: float = BETA, gamma: float = GAMMA,
                cost: Callable[[NetSpec], float] | None = None, metric: str = "macs",
-               num_classes: int = 1000) -> BudgetFit:
+               num_classes: int = 1000, repeat_rounding: str = "ceil") -> BudgetFit:
     """Scale `spec` by one method so its MACs are as close as possible to `target_macs` (absolute MACs, or a
     string such as "2x" relative to the baseline). Bisection on the coefficient; rounding of channels, repeats
     and pixels makes MACs a step function, so the nearer of the two boundary steps is returned.
 
     `cost` replaces MACs by another measure of a spec (e.g. measured latency in ms, `metric="latency"`); the
     target is then in that measure ("2x" still means twice the baseline's). MACs are counted with a classifier of
-    `num_classes` outputs (the task's, for small networks whose head is a sizeable share)."""
+    `num_classes` outputs (the task's, for small networks whose head is a sizeable share); `repeat_rounding` is the
+    rule for scaled repeats (`round_repeats`)."""
     spec = get_spec(spec)
     if method not in METHODS:
         raise SpecError(f"unknown scaling method {method!r}; choose from {', '.join(METHODS)}")
@@ -82,7 +84,7 @@ def fit_budget(spec: SpecSource, target_macs: float | str, method: str = "compou
     measure = cost or macs
     base = measure(spec)
     target = parse_budget(target_macs, base)
-    make = _scaler(spec, method, alpha, beta, gamma)
+    make = _scaler(spec, method, alpha, beta, gamma, repeat_rounding)
     additive = method == "compound"
     lo, hi = _RANGES[method]
     to_t = (lambda c: c) if additive else math.log

@@ -176,6 +176,20 @@ def init_weights(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
+def zero_init_residuals(model: nn.Module) -> int:
+    """Initialise the last BatchNorm gamma of every residual branch to zero (timm's `zero_init_last`,
+    torchvision's `zero_init_residual`; Goyal et al. 2017), so every residual block starts as its shortcut and a
+    deeper network starts as a shallower one -- short schedules then stop punishing depth. Any block that defines
+    `zero_init_last()` takes part (the built-in residual blocks do; a custom operator's block opts in by defining
+    it). Returns how many blocks were initialised."""
+    count = 0
+    for module in model.modules():
+        if module is not model and callable(getattr(module, "zero_init_last", None)):
+            module.zero_init_last()
+            count += 1
+    return count
+
+
 def zero_classifier(model: nn.Module) -> None:
     """Start a fresh classifier at zero: pretrained features are large (Lite0's reach 6), so a randomly
     initialised head on them gives initial losses around 18 and the first fine-tuning steps go into undoing it."""

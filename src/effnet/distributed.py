@@ -41,6 +41,12 @@ def init_distributed(device: str) -> DistInfo:
     return DistInfo(rank, world, local)
 
 
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of one epoch of one run: distinct for every (seed, epoch) pair (with `seed + epoch`, seed 0's
+    second epoch would repeat seed 1's first, and paired seeds would share data orders)."""
+    return (int(seed) * 1_000_003 + int(epoch)) % (2**63)
+
+
 def cleanup_distributed() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
@@ -63,7 +69,7 @@ class ResumableSampler(DistributedSampler):
     contiguous block of every global batch, so N ranks x batch b x accumulation a see exactly the micro-batches
     of 1 process x batch b x accumulation N*a, and (3) can start mid-epoch (`set_position`) for exact resume.
 
-    The order of epoch e is a permutation drawn from a generator seeded with `seed + e`, like DistributedSampler."""
+    The order of epoch e is a permutation drawn from a generator seeded with `epoch_seed(seed, e)`."""
 
     def __init__(self, dataset_len: int, micro_batch: int, accum: int, info: DistInfo, seed: int = 0,
                  shuffle: bool = True) -> None:
@@ -83,7 +89,7 @@ class ResumableSampler(DistributedSampler):
         if not self.shuffle:
             return list(range(self.dataset_len))
         generator = torch.Generator()
-        generator.manual_seed(self.seed + self.epoch)
+        generator.manual_seed(epoch_seed(self.seed, self.epoch))
         return torch.randperm(self.dataset_len, generator=generator).tolist()
 
     def __iter__(self) -> Iterator[int]:

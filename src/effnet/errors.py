@@ -21,6 +21,10 @@ class OutputError(InputError):
     """An output path that would overwrite an input, is not a regular file, or exists without `overwrite`."""
 
 
+class StudyFailing(InputError):
+    """A study stopped because its last trials failed one after another (their error is in the message)."""
+
+
 class MissingDependency(InputError):
     """An optional dependency is not installed; the message names the extra that provides it."""
 

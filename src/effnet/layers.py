@@ -118,6 +118,11 @@ class MBConv(nn.Module):
         self.drop_path_rate = float(drop_path)
         self.drop_path = DropPath(drop_path) if self.has_skip else nn.Identity()
 
+    def zero_init_last(self) -> None:
+        """Start the residual branch at zero (its projection's BN gamma), so the block starts as the identity."""
+        if self.has_skip:
+            nn.init.zeros_(self.project.bn.weight)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.project(self.se(self.dw(self.expand(x))))
         if self.has_skip:

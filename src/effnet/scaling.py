@@ -2,7 +2,8 @@
 
 Rounding rules (shared with timm/torchvision/the TF reference so that scaled models are weight-compatible):
 - channels: `round_channels` -- nearest multiple of 8, never more than 10% below the exact value;
-- repeats: `round_repeats` -- ceil(depth * repeats);
+- repeats: `round_repeats` -- ceil(depth * repeats) (the paper's; `nearest` rounds instead, so that a small
+  depth coefficient does not turn every single-block stage into two);
 - resolution: `round_resolution` -- nearest multiple of the spec's `resolution_divisor` (4 pixels: the official B1-B7
   sizes are multiples of 4; the small-image baseline uses whole pixels).
 """
@@ -60,9 +61,18 @@ def round_channels(channels: int, width: float = 1.0, divisor: int = 8, min_valu
     return int(rounded)
 
 
-def round_repeats(repeats: int, depth: float = 1.0) -> int:
-    """Scale a stage's layer count: ceil(depth * repeats), at least 1."""
-    return max(1, int(math.ceil(round(depth * repeats, 9))))
+REPEAT_ROUNDINGS = ("ceil", "nearest")
+
+
+def round_repeats(repeats: int, depth: float = 1.0, rounding: str = "ceil") -> int:
+    """Scale a stage's layer count: ceil(depth * repeats) (the paper's rule) or the nearest whole number (halves
+    up), at least 1."""
+    exact = round(depth * repeats, 9)
+    if rounding == "nearest":
+        return max(1, int(math.floor(exact + 0.5)))
+    if rounding != "ceil":
+        raise SpecError(f"repeat rounding must be one of {', '.join(REPEAT_ROUNDINGS)}, got {rounding!r}")
+    return max(1, int(math.ceil(exact)))
 
 
 def round_resolution(resolution: int, factor: float = 1.0, divisor: int = 4) -> int:
@@ -91,13 +101,13 @@ def scale_spec(spec: NetSpec, *, phi: float | None = None, depth: float = 1.0, w
           resolution: float = 1.0, image_size: int | None = None,
           alpha: float = ALPHA, beta: float = BETA, gamma: float = GAMMA,
           fix_stem_head: bool | None = None, fix_first_last_depth: bool | None = None,
-          dropout: float | None = None, name: str | None = None) -> NetSpec:
+          dropout: float | None = None, name: str | None = None, repeat_rounding: str = "ceil") -> NetSpec:
     """Eq. 2: a new spec with repeats x depth, channels x width and input size x resolution.
 
     With `phi`, the multipliers come from `compound(phi, alpha, beta, gamma)` (Eq. 3). `image_size` sets the
     input size in pixels instead of a multiplier (how the official B1-B7 table is written). The operators
     F_i never change. Lite rules: `fix_stem_head` keeps stem/head channels, `fix_first_last_depth` keeps the
-    first and last stage's repeats (defaults come from the spec)."""
+    first and last stage's repeats (defaults come from the spec). `repeat_rounding` is `round_repeats`' rule."""
     if not isinstance(spec, NetSpec):
         raise SpecError(f"scale_spec() needs a NetSpec, got {type(spec).__name__} (effnet.scale takes names too)")
     if phi is None and (alpha, beta, gamma) != (ALPHA, BETA, GAMMA):
@@ -121,7 +131,8 @@ def scale_spec(spec: NetSpec, *, phi: float | None = None, depth: float = 1.0, w
     last = len(spec.stages) - 1
     stages = tuple(
         widen(stage).replace_repeats(
-            stage.repeats if fix_depth and index in (0, last) else round_repeats(stage.repeats, depth))
+            stage.repeats if fix_depth and index in (0, last) else round_repeats(stage.repeats, depth,
+                                                                                  repeat_rounding))
         for index, stage in enumerate(spec.stages))
     new_size = image_size or round_resolution(spec.resolution, resolution, spec.resolution_divisor)
     d0, w0, r0 = spec.coefficients
@@ -136,6 +147,19 @@ def scale_spec(spec: NetSpec, *, phi: float | None = None, depth: float = 1.0, w
         fix_first_last_depth=fix_depth,
         coefficients=(round(d0 * depth, 6), round(w0 * width, 6), round(r0 * new_size / spec.resolution, 6)),
     )
+
+
+def effective_coefficients(spec: NetSpec, baseline: NetSpec) -> dict[str, float]:
+    """The real (depth, width, resolution) of a scaled spec against its baseline, after rounding: the ratio of
+    their blocks, of their channels (summed over stem, stages and head) and of their input sizes. Nominal
+    coefficients say what was asked for; these say what was built (ceil turns d = 1.12 into 1.44x the blocks of
+    B0-small, whose single-block stages become two)."""
+    def channels(net: NetSpec) -> int:
+        return sum(stage.channels for stage in (net.stem, *net.stages, *((net.head,) if net.head else ())))
+
+    return {"depth": round(spec.num_blocks / baseline.num_blocks, 4),
+            "width": round(channels(spec) / channels(baseline), 4),
+            "resolution": round(spec.resolution / baseline.resolution, 4)}
 
 
 def _scaled_name(base: str, depth: float, width: float, resolution: float) -> str:

@@ -24,6 +24,11 @@ class Residual(nn.Module):
         self.drop_path = DropPath(ctx.drop_path)
         self.act = make_act(ctx.act)
 
+    def zero_init_last(self) -> None:
+        """Start the body at zero (its last BN gamma): the block starts as act(shortcut(x)) (torchvision's
+        `zero_init_residual`)."""
+        nn.init.zeros_(self.body[-1].bn.weight)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.drop_path(self.body(x)) + self.shortcut(x))
 

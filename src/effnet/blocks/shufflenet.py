@@ -36,6 +36,12 @@ class ShuffleUnit(nn.Module):
             ConvBNAct(half, half, kernel, stride, groups=half, norm=ctx.norm, padding=ctx.padding),
             ConvBNAct(half, half, 1, norm=ctx.norm, act=ctx.act))
 
+    def zero_init_last(self) -> None:
+        """A splitting unit starts with its transformed half at zero (the last BN gamma of that branch): the other
+        half passes through unchanged, as a residual block's shortcut does."""
+        if self.split:
+            nn.init.zeros_(self.right[-1].bn.weight)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.split:
             left, right = x.chunk(2, dim=1)

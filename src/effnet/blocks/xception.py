@@ -58,6 +58,11 @@ class XceptionBlock(nn.Module):
                                       ctx.norm(out_ch)) if project else nn.Identity()
         self.drop_path = DropPath(ctx.drop_path)
 
+    def zero_init_last(self) -> None:
+        """Start the separable-conv branch at zero (its last BN gamma): the block starts as its shortcut."""
+        last = [m for m in self.body if isinstance(m, nn.BatchNorm2d)][-1]
+        nn.init.zeros_(last.weight)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.drop_path(self.body(x)) + self.shortcut(x)
 

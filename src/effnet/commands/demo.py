@@ -15,20 +15,17 @@ from torch import nn
 from ..errors import InputError, WeightsError
 from ..experiments import ScalingStudy, run_scaling_study, study_baseline
 from ..experiments.scaling_report import FIGURES
+from ..experiments.smoke import SMOKE, smoke_proxy
 from ..loader import load_model
 from ..prediction import predict
 from ..profiling import analyze
 from ..scaling import compound, round_resolution
-from ..trial import ProxySchedule
 from ..zoo import get_spec
 
 SAMPLES = ("chelsea", "coffee", "rocket", "camera", "astronaut")
 INSTALL = "pip install 'effnet[demo]' (from a clone: pip install -e '.[demo]')"
 
 
-# The smoke-scale study: every knob small enough for about 10 minutes with two workers on a 2-core CPU.
-DEMO_STUDY = {"budgets": (2.0,), "resolution": 20, "epochs": 1, "limit_train": 4000, "limit_val": 1000,
-              "batch_size": 32, "overrides": ("lr=0.02", "warmup_epochs=0.2")}
 FULL_RESULT = "docs/results/scaling-study.md"
 
 
@@ -45,26 +42,35 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def smoke_study(output: str, workers: int, data_dir: str | None) -> int:
-    """The reduced scaling study on real Fashion-MNIST: its table and figure, said plainly to be smoke-scale."""
-    settings = DEMO_STUDY
-    proxy = ProxySchedule(data="fashion-mnist", data_dir=data_dir, recipe="small-data",
-                          overrides=settings["overrides"], epochs=settings["epochs"],
-                          batch_size=settings["batch_size"], limit_train=settings["limit_train"],
-                          limit_val=settings["limit_val"], resolution=settings["resolution"])
-    study = ScalingStudy(study_baseline("efficientnet-b0-small", proxy.resolution), budgets=settings["budgets"],
-                         seeds=1, proxy=proxy)
+    """The reduced scaling study on real Fashion-MNIST: its table, paired intervals, convergence flags and figure,
+    said plainly to be smoke-scale."""
+    settings = SMOKE
+    proxy = smoke_proxy(data_dir)
+    study = ScalingStudy(study_baseline("efficientnet-b0-small", proxy.resolution), budgets=(2.0,),
+                         seeds=settings["seeds"], proxy=proxy)
     print()
     print("Scaling study, SMOKE SCALE: efficientnet-b0-small at 20 px on real Fashion-MNIST, budget 2x its MACs,")
-    print(f"depth vs width vs resolution vs compound; one seed, 1 epoch on {settings['limit_train']:,} training "
-          f"images, scored on {settings['limit_val']:,} test images ({workers} workers; progress on stderr).")
-    print("Far too small to rank the methods: it shows the pipeline end to end. The recorded full-size result (3 "
-          f"seeds, 2x and 4x, the full test set) is in {FULL_RESULT}.")
+    print(f"depth vs width vs resolution vs compound; {settings['seeds']} seeds, 1 epoch on "
+          f"{settings['limit_train']:,} training images, chosen on {settings['limit_val']:,} held-out validation "
+          f"images, scored once on {settings['limit_test']:,} test images ({workers} workers; progress on stderr).")
+    print("Far too small to rank the methods: it shows the pipeline end to end. The recorded full-size result is in "
+          f"{FULL_RESULT}.")
     results = run_scaling_study(study, output, workers=workers, threads=1)
     print()
-    print(f"{'method':<11}{'budget':>7}{'d':>6}{'w':>6}{'px':>5}{'MMACs':>8}{'latency ms':>12}{'top-1':>8}")
+    print(f"{'method':<11}{'budget':>7}{'d':>6}{'d eff':>6}{'w':>6}{'px':>5}{'MMACs':>8}{'val top-1':>11}"
+          f"{'test top-1':>12}{'improving':>11}")
     for row in results["summary"]:
-        print(f"{row['method']:<11}{row['budget']:>6g}x{row['depth']:>6.2f}{row['width']:>6.2f}"
-              f"{row['image_size']:>5}{row['macs'] / 1e6:>8.1f}{row['latency_ms']:>12.2f}{row['top1_mean']:>8.2f}")
+        print(f"{row['method']:<11}{row['budget']:>6g}x{row['depth']:>6.2f}{row['effective_depth']:>6.2f}"
+              f"{row['width']:>6.2f}{row['image_size']:>5}{row['macs'] / 1e6:>8.1f}{row['val_top1_mean']:>11.2f}"
+              f"{row['test_top1_mean']:>12.2f}{row['still_improving']:>7} of {row['trials']}")
+    print()
+    print(f"compound against each single dimension ({results['score_split']} split, paired by seed, 95% CI, Holm):")
+    for c in results["comparisons"]:
+        interval = "no interval" if c["low"] is None else f"[{c['low']:+.2f}, {c['high']:+.2f}]"
+        print(f"  vs {c['against']:<11} {c['mean']:+6.2f} points {interval:<18} -> {c['verdict']}")
+    flagged = [r for r in results["summary"] if r["still_improving"]]
+    if flagged:
+        print("  still improving at the end of the schedule: the ranking may change with a longer schedule")
     print(f"table, figures and every trial: {output}/report.md, {output}/{FIGURES['fig8']}, {output}/results.json")
     return 0 if results["counts"]["done"] == results["counts"]["planned"] else 1
 

@@ -8,7 +8,7 @@ import argparse
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from ..data import eval_transform, make_dataset
+from ..data import VAL_SPLITS, View, eval_transform, make_dataset, make_splits
 from ..errors import InputError
 from ..evaluate import evaluate
 from ..profiling import images_per_batch
@@ -22,6 +22,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", required=True, help="fashion-mnist, cifar10, cifar100 or an ImageFolder root")
     parser.add_argument("--data-dir", help="where the named dataset's files are")
     parser.add_argument("--split", default="val", choices=("train", "val", "test"), help="which split (default val)")
+    parser.add_argument("--val-split", choices=VAL_SPLITS, default="dataset",
+                        help="what val and train mean: the dataset's own splits (default), or a run's held-out "
+                        "validation images and the rest of the training split (holdout, as --val-split in train)")
     parser.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
     parser.add_argument("--limit-val", type=int, help="only the first N images")
     parser.add_argument("--crop-fraction", type=float, default=None,
@@ -42,7 +45,13 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise InputError(f"--batch-size must be >= 1, got {args.batch_size}")
     device = resolve_device(args.device)
-    dataset = make_dataset(args.data, args.split, data_dir=args.data_dir, on_bad_image=args.on_bad_image)
+    if args.val_split == "holdout":
+        parts = make_splits(args.data, "holdout", data_dir=args.data_dir, on_bad_image=args.on_bad_image)
+        dataset = {"train": parts.train, "val": parts.val, "test": parts.test}[args.split]
+        if dataset is None:
+            raise InputError(f"{args.data} has no test split to score (a folder needs test/<class>/*)")
+    else:
+        dataset = make_dataset(args.data, args.split, data_dir=args.data_dir, on_bad_image=args.on_bad_image)
     classes = list(dataset.classes)
     first = model_from_args(args)
     if not first.weights_origin:
@@ -52,9 +61,12 @@ def run(args: argparse.Namespace) -> int:
     if first.weights_origin.get("ema_available"):
         models["ema"] = model_from_args(args, ema=True)
     preprocessing = first.preprocessing.replace(crop_pct=args.crop_fraction)
-    dataset.transform = eval_transform(preprocessing)
-    if args.limit_val:
-        dataset = Subset(dataset, range(min(args.limit_val, len(dataset))))
+    if isinstance(dataset, View):
+        dataset = dataset.with_transform(eval_transform(preprocessing)).limited(args.limit_val)
+    else:
+        dataset.transform = eval_transform(preprocessing)
+        if args.limit_val:
+            dataset = Subset(dataset, range(min(args.limit_val, len(dataset))))
     # a batch within the memory bound (the numbers do not depend on it); one image beyond it is refused
     batch_size = images_per_batch(first.spec, preprocessing.input_size, args.batch_size)
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=args.workers)

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from ..budget import parse_budget
 from ..errors import InputError
 from ..experiments import study_baseline
+from ..scaling import REPEAT_ROUNDINGS
 from ..search import ArchitectureSearch, CoefficientSearch, SearchSpace, run_architecture_search, run_coefficient_search
-from ..search.architecture import COSTS, SAMPLERS
+from ..search.architecture import BEST, CANDIDATES, COSTS, PARETO, SAMPLERS, TRAJECTORY
 from ..search.architecture import REPORT as ARCHITECTURE_REPORT
-from ..search.coefficients import PRUNERS, REPORT
-from .options import add_engine_options, add_proxy_options, positive_int, proxy_from_args, show_result
+from ..search.coefficients import COEFFICIENTS, FIGURE, PRUNERS, REPORT
+from .options import (
+    add_engine_options,
+    add_proxy_options,
+    engine_kwargs,
+    non_negative_int,
+    positive_int,
+    proxy_from_args,
+    run_study,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +41,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     coefficients.add_argument("--family", type=positive_int, default=None,
                               help="also write the family phi = 1..N with the chosen coefficients (Step 2)")
     coefficients.add_argument("--prune", choices=PRUNERS, default="none",
-                              help="stop weak candidates early with an Optuna pruner (default none: the full grid)")
+                              help="stop weak candidates early with an Optuna pruner over each trial's validation "
+                              "points: median, halving (successive halving) or hyperband (default none: the full "
+                              "grid)")
+    coefficients.add_argument("--confirm", type=non_negative_int, default=3, metavar="K",
+                              help="train the K best candidates again with fresh seeds and choose among them "
+                              "(default 3; 0: choose on the grid)")
+    coefficients.add_argument("--confirm-seeds", type=positive_int, default=3, metavar="N",
+                              help="seeds of the confirm phase (default 3)")
+    coefficients.add_argument("--repeat-rounding", choices=REPEAT_ROUNDINGS, default="ceil",
+                              help="how scaled repeats round: ceil (the paper's, default) or nearest")
     add_proxy_options(coefficients)
     add_engine_options(coefficients)
     coefficients.add_argument("--json", action="store_true", help="print coefficients.json instead of the report")
@@ -55,6 +74,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                               help="stop weak candidates early by their reward after each epoch (median pruner)")
     architecture.add_argument("--no-reference", action="store_true",
                               help="do not evaluate the reference itself as the first candidate")
+    architecture.add_argument("--confirm", type=non_negative_int, default=3, metavar="K",
+                              help="train the K best candidates again with fresh seeds and choose among them by mean "
+                              "reward (default 3; 0: the search's best)")
+    architecture.add_argument("--confirm-seeds", type=positive_int, default=3, metavar="N",
+                              help="seeds of the confirm phase (default 3)")
     add_proxy_options(architecture)
     add_engine_options(architecture)
     architecture.add_argument("--json", action="store_true", help="print candidates.json instead of the report")
@@ -65,11 +89,11 @@ def run(args: argparse.Namespace) -> int:
     proxy = proxy_from_args(args)
     search = CoefficientSearch(study_baseline(args.baseline, proxy.resolution), step=args.step, low=args.low,
                                high=args.high, tolerance=args.tolerance, seeds=args.seeds, proxy=proxy,
-                               family=args.family or 0, pruner=args.prune)
-    data = run_coefficient_search(search, args.output, storage=args.storage, workers=args.workers,
-                                  threads=args.threads, progress=not args.no_progress)
-    show_result(data, Path(args.output) / REPORT, args.json)
-    return 0 if data["alpha"] is not None else 1
+                               family=args.family or 0, pruner=args.prune, confirm=args.confirm,
+                               confirm_seeds=args.confirm_seeds, repeat_rounding=args.repeat_rounding)
+    code = run_study(args, lambda: run_coefficient_search(search, args.output, **engine_kwargs(args)), REPORT,
+                     COEFFICIENTS, FIGURE)
+    return code if code else (0 if _chosen(Path(args.output) / COEFFICIENTS) else 1)
 
 
 def run_architecture(args: argparse.Namespace) -> int:
@@ -85,8 +109,16 @@ def run_architecture(args: argparse.Namespace) -> int:
         target = args.target_latency
     search = ArchitectureSearch(space, target, cost=args.cost, weight=args.weight, trials=args.trials,
                                 sampler=args.sampler, population=args.population, seeds=args.seeds, proxy=proxy,
-                                seed=args.seed, prune=args.prune, include_reference=not args.no_reference)
-    data = run_architecture_search(search, args.output, storage=args.storage, workers=args.workers,
-                                   threads=args.threads, progress=not args.no_progress)
-    show_result(data, Path(args.output) / ARCHITECTURE_REPORT, args.json)
-    return 0 if "best" in data else 1
+                                seed=args.seed, prune=args.prune, include_reference=not args.no_reference,
+                                confirm=args.confirm, confirm_seeds=args.confirm_seeds)
+    code = run_study(args, lambda: run_architecture_search(search, args.output, **engine_kwargs(args)),
+                     ARCHITECTURE_REPORT, CANDIDATES, BEST, PARETO, TRAJECTORY)
+    return code if code else (0 if (Path(args.output) / BEST).is_file() else 1)
+
+
+def _chosen(path: Path) -> bool:
+    """Whether the coefficient search wrote a choice."""
+    try:
+        return json.loads(path.read_text()).get("alpha") is not None
+    except (OSError, ValueError):
+        return False

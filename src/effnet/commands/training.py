@@ -8,6 +8,7 @@ import os
 import sys
 import warnings
 
+from ..data import VAL_SPLITS
 from ..train import TrainConfig, Trainer, TrainingDiverged, load_recipe, parse_assignments
 from .options import add_scaling_options, print_json, scaling_kwargs
 
@@ -35,6 +36,12 @@ def add_training_options(parser: argparse.ArgumentParser, recipe_default: str) -
     parser.add_argument("--max-steps", type=int, help="stop after N optimizer steps in total (across resumes)")
     parser.add_argument("--limit-train", type=int, help="train on the first N images only")
     parser.add_argument("--limit-val", type=int, help="evaluate on the first N validation images only")
+    parser.add_argument("--val-split", choices=VAL_SPLITS, default="dataset",
+                        help="validate on the dataset's own split (default, as timm: Fashion-MNIST's and CIFAR's test "
+                        "set, a folder's val/) or on a fixed stratified holdout of the training set (holdout: the "
+                        "test split is then scored once, at the end)")
+    parser.add_argument("--val-points", type=int, default=0, metavar="N",
+                        help="also validate at N evenly spread steps (a learning curve within short runs)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--resume", nargs="?", const=True, default=False, metavar="CHECKPOINT",
                         help="continue exactly from OUTPUT/last.pt (or CHECKPOINT)")
@@ -69,6 +76,7 @@ def config_from_args(args: argparse.Namespace, **extra: object) -> TrainConfig:
     return TrainConfig(model=model, model_options=options, data=args.data, data_dir=args.data_dir,
                        output=args.output, recipe=recipe, epochs=args.epochs, batch_size=args.batch_size,
                        max_steps=args.max_steps, limit_train=args.limit_train, limit_val=args.limit_val,
+                       val_split=args.val_split, val_points=args.val_points,
                        seed=args.seed, resume=args.resume, device=args.device, amp=args.amp,
                        channels_last=args.channels_last, compile=args.compile, accum_steps=args.accum_steps,
                        workers=args.workers, on_bad_image=args.on_bad_image, sync_bn=args.sync_bn,
@@ -102,6 +110,8 @@ def execute(config: TrainConfig, as_json: bool) -> int:
     elif summary["last"] is not None:
         last = summary["last"]
         ema = f", EMA top-1 {last['ema_top1']:.2f}%" if last.get("ema_top1") is not None else ""
+        test = (f"; test top-1 {last['test_top1']:.2f}% (scored once)" if last.get("test_top1") is not None
+                else "")
         print(f"{summary['status']} at step {summary['global_step']}: val top-1 {last['val_top1']:.2f}%, "
-              f"top-5 {last['val_top5']:.2f}%{ema}; outputs in {summary['output']}")
+              f"top-5 {last['val_top5']:.2f}%{ema}{test}; outputs in {summary['output']}")
     return 0

@@ -1,45 +1,16 @@
-"""Datasets for training and evaluation: ImageFolder trees, Fashion-MNIST (IDX), CIFAR-10/100 (binary)."""
+"""Datasets for training and evaluation: ImageFolder trees, Fashion-MNIST (IDX), CIFAR-10/100 (binary), and their
+train / validation / test splits."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from torch.utils.data import Dataset
-
-from ..errors import InputError
 from .cifar import cifar
+from .factory import NAMED_DATASETS, SPLITS, make_dataset
 from .folder import BAD_IMAGE_POLICIES, BadImageWarning, ImageFolder
 from .idx import DEFAULT_FASHION_DIR, TensorImageDataset, fashion_mnist, read_idx
+from .splits import HOLDOUT, VAL_SPLITS, Splits, View, make_splits, stratified_holdout
 from .transforms import POLICIES, Augmentation, ToRGB, eval_transform, mixup, train_transform
 
-NAMED_DATASETS = ("fashion-mnist", "cifar10", "cifar100")
-SPLITS = ("train", "val", "test")
-
-
-def make_dataset(name_or_path: str | Path, split: str, *, data_dir: str | Path | None = None,
-                 transform=None, on_bad_image: str = "skip", classes: list[str] | None = None) -> Dataset:
-    """A named dataset (`fashion-mnist`, `cifar10`, `cifar100`; files in `data_dir`) or an ImageFolder tree
-    `PATH/<split>/<class>/*` (`val` falls back to `test` and vice versa). Every dataset has `.classes`."""
-    if split not in SPLITS:
-        raise InputError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
-    name = str(name_or_path).lower()
-    if name in ("fashion-mnist", "fashion_mnist", "fashionmnist"):
-        return fashion_mnist(split, data_dir, transform)
-    if name in ("cifar10", "cifar-10", "cifar100", "cifar-100"):
-        return cifar(name.replace("-", ""), split, data_dir, transform)
-    root = Path(name_or_path)
-    if not root.exists():
-        raise InputError(f"dataset {name_or_path!r} is neither a known name ({', '.join(NAMED_DATASETS)}) "
-                         "nor an existing folder")
-    if not root.is_dir():
-        raise InputError(f"dataset path {root} is a file; expected a folder with train/ and val/ subfolders")
-    options = [split, *{"val": ["test"], "test": ["val"]}.get(split, [])]
-    for option in options:
-        if (root / option).is_dir():
-            return ImageFolder(root / option, transform, on_bad_image, classes)
-    raise InputError(f"no {split}/ folder in {root} (expected {root}/{split}/<class>/<image>)")
-
-
-__all__ = ["BAD_IMAGE_POLICIES", "DEFAULT_FASHION_DIR", "NAMED_DATASETS", "POLICIES", "Augmentation",
-           "BadImageWarning", "ImageFolder", "TensorImageDataset", "ToRGB", "cifar", "eval_transform", "fashion_mnist",
-           "make_dataset", "mixup", "read_idx", "train_transform"]
+__all__ = ["BAD_IMAGE_POLICIES", "DEFAULT_FASHION_DIR", "HOLDOUT", "NAMED_DATASETS", "POLICIES", "SPLITS",
+           "VAL_SPLITS", "Augmentation", "BadImageWarning", "ImageFolder", "Splits", "TensorImageDataset", "ToRGB",
+           "View", "cifar", "eval_transform", "fashion_mnist", "make_dataset", "make_splits", "mixup", "read_idx",
+           "stratified_holdout", "train_transform"]

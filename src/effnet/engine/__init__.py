@@ -1,11 +1,13 @@
 """The one engine for experiments (see `effnet.engine.study`): plans of trials on Optuna, run by worker processes
-on one machine or many, resumable, with their results read back."""
+on one machine or many, resumable, with their results read back; `effnet.engine.protocol` is what every
+experiment (scaling study, searches, comparisons) is to it."""
 
+from ..errors import StudyFailing
+from .heartbeat import HEARTBEAT, STALE_AFTER
 from .plan import (
-    HEARTBEAT,
+    INTERRUPTED,
     JOURNAL_FILE,
     PRUNERS,
-    STALE_AFTER,
     STUDY_FILE,
     Plan,
     Record,
@@ -17,10 +19,11 @@ from .plan import (
     trial_key,
     trial_slug,
 )
+from .protocol import Experiment, run_experiment
 from .storage import open_storage
 from .study import Engine
 from .worker import WorkerJob, work
 
-__all__ = ["HEARTBEAT", "JOURNAL_FILE", "PRUNERS", "STALE_AFTER", "STUDY_FILE", "Engine", "Plan", "Record",
-           "TrialContext", "WorkerJob", "make_pruner", "open_storage", "resolve", "summarize", "throughput",
-           "trial_key", "trial_slug", "work"]
+__all__ = ["HEARTBEAT", "INTERRUPTED", "JOURNAL_FILE", "PRUNERS", "STALE_AFTER", "STUDY_FILE", "Engine", "Experiment",
+           "Plan", "Record", "StudyFailing", "TrialContext", "WorkerJob", "make_pruner", "open_storage", "resolve",
+           "run_experiment", "summarize", "throughput", "trial_key", "trial_slug", "work"]

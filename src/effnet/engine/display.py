@@ -54,11 +54,12 @@ class Display:
         counts = self.engine.counts()
         finished_here = counts["done"] - self.first
         elapsed = time.time() - self.started
-        unfinished = counts["waiting"] + counts["running"]
+        unfinished = counts["waiting"] + counts["running"] + counts.get("interrupted", 0)
         eta = "?" if finished_here <= 0 else _duration(elapsed / finished_here * unfinished)
         # done + running + left = the planned trials
         state = (f"{counts['done']} done, {counts['running']} running, {counts['waiting']} left"
-                 f"{', ' + str(counts['failed']) + ' failed' if counts['failed'] else ''}")
+                 f"{', ' + str(counts['failed']) + ' failed' if counts['failed'] else ''}"
+                 f"{', ' + str(counts['interrupted']) + ' interrupted' if counts.get('interrupted') else ''}")
         if self.bar is not None:
             self.bar.update(self.task, completed=counts["done"], info=f"{state}, ETA {eta}")
         elif state != self.last_line:  # without a terminal: a line when the counts change, not when the ETA ticks

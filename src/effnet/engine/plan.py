@@ -19,11 +19,15 @@ from optuna.trial import FrozenTrial, TrialState
 from ..errors import InputError
 
 STUDY_FILE, JOURNAL_FILE = "study.json", "study.journal"
-HEARTBEAT = 10.0  # seconds between a running trial's heartbeats
-STALE_AFTER = 120.0  # a RUNNING trial without a heartbeat for this long belongs to a dead process
 KEY, HEARTBEAT_ATTR, ERROR_ATTR, WORKER_ATTR = "effnet.key", "effnet.heartbeat", "effnet.error", "effnet.worker"
 RETRY_ATTR = "effnet.retry_of"
 DERIVED = "effnet.derived."
+# How a trial that is not a result ended (its ERROR_ATTR): stopped by Ctrl-C or a signal (it runs again), or one
+# of the engine's own no-ops -- a trial created when the queue had just emptied, or beyond a search's budget.
+INTERRUPTED, IDLE, OVER_BUDGET = "interrupted", "no queued trial left", "beyond the study's trial budget"
+DUPLICATE = "duplicate of a trial already run"
+NOT_RESULTS = (IDLE, OVER_BUDGET, DUPLICATE)
+STALE = "its process stopped without finishing it"  # a FAIL without an error: failed as stale
 
 Params = dict[str, Any]
 Objective = Callable[[Params, "TrialContext"], dict[str, Any]]
@@ -36,7 +40,8 @@ class Plan:
 
     A search adds `asks` trials proposed by a sampler (`sampler` is "module:function", called with a seed, giving
     an Optuna sampler) after the enqueued ones, and may have several objectives (`directions`). `pruner` (a name
-    in `PRUNERS`) lets weak trials stop early; without one a trial always runs to its end."""
+    in `PRUNERS`) lets weak trials stop early; without one a trial always runs to its end. After `max_failures`
+    trials in a row fail, the study stops with their error instead of failing every trial that is left."""
 
     kind: str
     inputs: dict[str, Any]
@@ -47,8 +52,12 @@ class Plan:
     seed: int = 0
     directions: tuple[str, ...] = ("maximize",)
     pruner: str | None = None
+    pruner_args: dict[str, Any] = field(default_factory=dict)
+    max_failures: int = 3
 
     def __post_init__(self) -> None:
+        if isinstance(self.max_failures, bool) or not isinstance(self.max_failures, int) or self.max_failures < 1:
+            raise InputError(f"max-failures must be a positive integer, got {self.max_failures!r}")
         if self.pruner is not None and self.pruner not in PRUNERS:
             raise InputError(f"pruner must be one of {', '.join(PRUNERS)}, got {self.pruner!r}")
         keys = [trial_key(params) for params in self.trials]
@@ -78,17 +87,21 @@ class Plan:
         return f"effnet-{self.kind}-{digest}"
 
 
-PRUNERS = ("median", "hyperband")
+PRUNERS = ("median", "halving", "hyperband")
 
 
-def make_pruner(name: str | None) -> optuna.pruners.BasePruner:
+def make_pruner(name: str | None, max_resource: int | None = None) -> optuna.pruners.BasePruner:
     """The plan's pruner, made alike in every process. Optuna does not store a pruner with a study: a process that
     loads a study without naming one gets Optuna's default MedianPruner, which would prune a study that never
-    asked for it."""
+    asked for it. A trial's resource is its validation points (`max_resource` of them in a full schedule):
+    successive halving keeps the best third at each rung, Hyperband runs several such brackets."""
     if name == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0)
+    if name == "halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
     if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3)
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_resource or "auto",
+                                              reduction_factor=3)
     return optuna.pruners.NopPruner()
 
 
@@ -167,6 +180,29 @@ def throughput(records: Sequence[Record]) -> dict[str, float] | None:
     busy += end - start
     return {"trials": len(done), "wall_hours": round(busy / 3600, 3),
             "trials_per_hour": round(len(done) / (busy / 3600), 2) if busy > 0 else None}
+
+
+def error_of(trial: FrozenTrial) -> str | None:
+    """How a FAIL trial failed: its recorded error, or that its process died (failed as stale)."""
+    if trial.state != TrialState.FAIL:
+        return None
+    error = trial.user_attrs.get(ERROR_ATTR)
+    return error if isinstance(error, str) else STALE
+
+
+def failing_streak(trials: Sequence[FrozenTrial], plan: Plan, since: float | None = None) -> str | None:
+    """The error of the study's last `plan.max_failures` trials when every one of them failed (finished at or after
+    `since`, Unix seconds; interrupted trials and the engine's no-ops do not count): the study should stop."""
+    ended = [t for t in trials if t.state.is_finished() and t.datetime_complete is not None
+             and (since is None or t.datetime_complete.timestamp() >= since)
+             and t.user_attrs.get(ERROR_ATTR) not in (*NOT_RESULTS, INTERRUPTED)]
+    last = sorted(ended, key=lambda t: (t.datetime_complete, t.number))[-plan.max_failures:]
+    if len(last) < plan.max_failures or any(t.state != TrialState.FAIL for t in last):
+        return None
+    errors = [error_of(t) for t in last]
+    same = all(error == errors[-1] for error in errors)
+    return (f"{plan.max_failures} trials in a row failed{' with the same error' if same else ''}: "
+            f"{errors[-1]}")
 
 
 def first_difference(old: Any, new: Any, path: str = "") -> str:

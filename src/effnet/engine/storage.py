@@ -1,24 +1,32 @@
 """Where a study lives: an Optuna journal file in the output folder by default, or any database URL Optuna
-accepts (PostgreSQL for several machines); one-line errors for what cannot be opened, and no password printed."""
+accepts (PostgreSQL for several machines), opened with Optuna's own heartbeat so that a trial whose machine died
+is failed and tried again; one-line errors for what cannot be opened, and no password printed."""
 
 from __future__ import annotations
 
+import inspect
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
+from optuna.exceptions import ExperimentalWarning
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
 from ..errors import InputError
+from .heartbeat import HEARTBEAT, STALE_AFTER, retry_stale
 from .plan import JOURNAL_FILE, first_line
 
 
-def open_storage(output: Path, url: str | None) -> BaseStorage:
-    """The journal file in `output`, or the database at `url`; one-line errors for what cannot be opened."""
+def open_storage(output: Path, url: str | None, *, create: bool = True) -> BaseStorage | None:
+    """The journal file in `output`, or the database at `url`; one-line errors for what cannot be opened. With
+    `create=False` a journal that does not exist yet is not made (None): nothing is written before a study starts."""
     if url is None:
-        output.mkdir(parents=True, exist_ok=True)
         path = output / JOURNAL_FILE
+        if not create and not path.exists():
+            return None
+        output.mkdir(parents=True, exist_ok=True)
         try:
             return JournalStorage(JournalFileBackend(str(path)))
         except (OSError, ValueError, json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -26,12 +34,20 @@ def open_storage(output: Path, url: str | None) -> BaseStorage:
     if url.startswith(("journal:", "file:")):
         return JournalStorage(JournalFileBackend(url.split(":", 1)[1]))
     try:
-        return RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)  # the heartbeat is "experimental" in Optuna
+            return RDBStorage(url, engine_kwargs=_engine_kwargs(url), heartbeat_interval=HEARTBEAT,
+                              grace_period=STALE_AFTER, **{_STALE_CALLBACK: retry_stale})
     except ImportError as error:
         raise InputError(f"study storage {url!r} needs a database driver that is not installed ({error.name}); for "
                          "PostgreSQL: pip install 'effnet[postgres]'") from None
     except Exception as error:  # sqlalchemy's and the drivers' own exception types
         raise InputError(f"cannot reach the study storage {redact(url)}: {first_line(error)}") from None
+
+
+# Optuna 4.9 renamed the stale-trial callback; the oldest supported Optuna knows only the old name.
+_STALE_CALLBACK = ("heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in
+                   inspect.signature(RDBStorage).parameters else "failed_trial_callback")
 
 
 def _engine_kwargs(url: str) -> dict[str, Any]:

@@ -1,38 +1,45 @@
-"""A worker process: claim queued trials one at a time (Optuna's atomic pop), ask the sampler for new ones while a
-search's budget lasts, run the objective with a heartbeat, and record how each trial ended."""
+"""A worker process: take queued trials one at a time, ask the sampler for new ones while a search's budget lasts,
+run the objective, and record how each trial ended -- all through Optuna's public API: `Study.optimize` for one
+trial at a time (it pops a queued trial atomically, runs a database storage's heartbeat and fails its stale
+trials), `Trial.set_user_attr` for the results, and the trial's state for how it ended."""
 
 from __future__ import annotations
 
-import contextlib
+import json
 import os
-import socket
 import sys
-import threading
-import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import optuna
 import torch
 from optuna.exceptions import TrialPruned
 from optuna.trial import FrozenTrial, TrialState
 
+from .heartbeat import beating, fail_stale, worker_id
 from .plan import (
     DERIVED,
+    DUPLICATE,
     ERROR_ATTR,
-    HEARTBEAT,
-    HEARTBEAT_ATTR,
+    IDLE,
+    INTERRUPTED,
     KEY,
+    NOT_RESULTS,
+    OVER_BUDGET,
+    RETRY_ATTR,
+    STALE,
     WORKER_ATTR,
     Objective,
     Plan,
     TrialContext,
+    error_of,
+    failing_streak,
     first_line,
     make_pruner,
     resolve,
-    trial_key,
     trial_slug,
 )
 from .storage import open_storage
@@ -55,141 +62,118 @@ class WorkerJob:
     objective: str
     threads: int
     index: int = 0
+    started: float | None = None  # when the run began (Unix seconds): failures before it do not stop this one
 
 
-OVER_BUDGET = "beyond the study's trial budget"
+class _NoTrial(Exception):
+    """The trial `optimize` created is not one to run (the queue emptied meanwhile, or the budget is spent)."""
+
+
+class _Failed(Exception):
+    """The objective failed; its error is recorded on the trial."""
 
 
 def work(job: WorkerJob) -> None:
-    """A worker: claim waiting trials one at a time and run them; then, for a search, ask the sampler for new ones
-    until the study has its number of trials."""
+    """A worker: run queued trials one at a time; then, for a search, ask the sampler for new ones until the study
+    has its number of trials. It stops early when the study's last trials failed one after another
+    (`Plan.max_failures`): the coordinator reports the error."""
     torch.set_num_threads(job.threads)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # effnet reports each trial's end in one line itself
     storage = open_storage(Path(job.output), job.storage)
     study = optuna.load_study(study_name=job.plan.name, storage=storage, sampler=make_sampler(job.plan, job.index),
-                              pruner=make_pruner(job.plan.pruner))
+                              pruner=make_pruner(job.plan.pruner, **job.plan.pruner_args))
     objective = resolve(job.objective)
-    while True:
-        trial_id = study._pop_waiting_trial_id()  # Optuna's atomic claim: WAITING -> RUNNING for one process
-        if trial_id is None and job.plan.asks:
-            trial_id = _ask_within_budget(study, job.plan.total)
-        if trial_id is None:
-            return
-        _run_one(study, trial_id, objective, job)
+    fail_stale(study, storage)
+    while _has_work(study, job.plan) and \
+            failing_streak(study.get_trials(deepcopy=False), job.plan, job.started) is None:
+        study.optimize(lambda trial: _run(trial, storage, objective, job), n_trials=1, catch=(_NoTrial, _Failed))
 
 
 def work_in_process(job: WorkerJob) -> None:
-    """`work` as a worker process's target: Ctrl-C stops it quietly (its trial is already recorded as interrupted
-    and resumes from its last checkpoint), without a traceback per worker."""
+    """`work` as a worker process's target: Ctrl-C stops it quietly (its trial is recorded as interrupted and
+    resumes from its last checkpoint), without a traceback per worker."""
     try:
         work(job)
     except KeyboardInterrupt:
         sys.exit(130)
 
 
-def _ask_within_budget(study: optuna.Study, total: int) -> int | None:
-    """A new sampler-proposed trial if the study has fewer than `total` (trials that did not fail); trial numbers
-    are handed out atomically, so of racing workers only those within the budget keep theirs."""
-    def counted(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
-        return [t for t in trials if t.state != TrialState.FAIL]
-
-    if len(counted(study._storage.get_all_trials(study._study_id, deepcopy=False))) >= total:
-        return None
-    trial = study.ask()
-    ahead = [t for t in counted(study._storage.get_all_trials(study._study_id, deepcopy=False))
-             if t.number < trial.number]
-    if len(ahead) >= total:
-        study._storage.set_trial_user_attr(trial._trial_id, ERROR_ATTR, OVER_BUDGET)
-        study.tell(trial, state=TrialState.FAIL)
-        return None
-    return trial._trial_id
+def _has_work(study: optuna.Study, plan: Plan) -> bool:
+    """A queued trial, or room in a search's budget."""
+    trials = study.get_trials(deepcopy=False)
+    if any(t.state == TrialState.WAITING for t in trials):
+        return True
+    return bool(plan.asks) and _attempts(trials) < plan.total
 
 
-def _run_one(study: optuna.Study, trial_id: int, objective: Objective, job: WorkerJob) -> None:
-    """Run one claimed trial and record how it ended (finished, pruned, failed with its error)."""
-    trial = optuna.trial.Trial(study, trial_id)
-    storage = study._storage
-    frozen = storage.get_trial(trial_id)
-    params = dict(frozen.system_attrs.get("fixed_params", {}))
-    key = frozen.user_attrs.get(KEY, trial_key(params))
-    storage.set_trial_user_attr(trial_id, WORKER_ATTR, worker_id())
-    with _heartbeat(study, trial_id):
+def _attempts(trials: Sequence[FrozenTrial]) -> int:
+    """Trials that took part in a search's budget: running, finished and failed ones -- never the engine's own
+    no-ops, an interrupted trial or one whose process died (both run again) -- so a search whose candidates fail
+    cannot propose without end."""
+    return sum(t.state != TrialState.WAITING and error_of(t) not in (*NOT_RESULTS, INTERRUPTED, STALE)
+               for t in trials)
+
+
+def planned_params(trial: optuna.Trial | FrozenTrial) -> dict[str, Any] | None:
+    """A planned trial's parameters (from its key), or None for a sampler's proposal."""
+    key = trial.user_attrs.get(KEY)
+    return json.loads(key) if isinstance(key, str) else None
+
+
+def _run(trial: optuna.Trial, storage: optuna.storages.BaseStorage, objective: Objective, job: WorkerJob) -> Any:
+    """The body of one `optimize` trial: which trial it is, the objective with a heartbeat, and its results as
+    user attributes; raises `_NoTrial` / `_Failed` (recorded as failed) or `TrialPruned`."""
+    study, plan = trial.study, job.plan
+    params = planned_params(trial)
+    if params is None and trial.user_attrs.get(RETRY_ATTR) is None and not plan.asks:
+        trial.set_user_attr(ERROR_ATTR, IDLE)  # another worker took the last queued trial first
+        raise _NoTrial(IDLE)
+    if params is None and not _within_budget(study, trial.number, plan.total):
+        trial.set_user_attr(ERROR_ATTR, OVER_BUDGET)
+        raise _NoTrial(OVER_BUDGET)
+    trial.set_user_attr(WORKER_ATTR, worker_id())
+    if params is not None and _taken_elsewhere(study, trial.user_attrs[KEY], trial.number, plan):
+        trial.set_user_attr(ERROR_ATTR, DUPLICATE)
+        raise _NoTrial("duplicate")
+    derived = {name[len(DERIVED):]: value for name, value in study.user_attrs.items() if name.startswith(DERIVED)}
+    folder = Path(job.output) / "trials" / trial_slug(params if params is not None else {"n": trial.number})
+    with beating(storage, trial):
         try:
-            if _taken_elsewhere(study, key, frozen.number, job.plan.finished_states):
-                storage.set_trial_user_attr(trial_id, ERROR_ATTR, "duplicate of a trial already run")
-                study.tell(trial, state=TrialState.FAIL)
-                return
-            derived = {name[len(DERIVED):]: value for name, value in study.user_attrs.items()
-                       if name.startswith(DERIVED)}
-            context = TrialContext(derived, Path(job.output) / "trials" / trial_slug(params), trial)
-            metrics = objective(params, context)
-            for name, value in metrics.items():
-                trial.set_user_attr(name, value)
-            values = metrics["value"]
-            study.tell(trial, [float(v) for v in values] if isinstance(values, (list, tuple)) else float(values))
+            metrics = objective(params if params is not None else {}, TrialContext(derived, folder, trial))
         except TrialPruned:
-            study.tell(trial, state=TrialState.PRUNED)
+            raise
         except (KeyboardInterrupt, SystemExit):
-            storage.set_trial_user_attr(trial_id, ERROR_ATTR, "interrupted")
-            study.tell(trial, state=TrialState.FAIL)
+            trial.set_user_attr(ERROR_ATTR, INTERRUPTED)
             raise
         except Exception as error:  # one failed trial must not stop the study; it is recorded
             message = f"{type(error).__name__}: {first_line(error)}"
-            storage.set_trial_user_attr(trial_id, ERROR_ATTR, message)
-            study.tell(trial, state=TrialState.FAIL)
-            print(f"effnet: warning: trial {frozen.number} ({key}) failed: {message}", file=sys.stderr)
+            trial.set_user_attr(ERROR_ATTR, message)
+            what = json.dumps(params, sort_keys=True) if params is not None else f"proposal {trial.number}"
+            print(f"effnet: warning: trial {trial.number} ({what}) failed: {message}", file=sys.stderr)
             if os.environ.get("EFFNET_DEBUG"):
                 traceback.print_exc()
+            raise _Failed(message) from None
+    for name, value in metrics.items():
+        if name != "value":
+            trial.set_user_attr(name, value)
+    values = metrics["value"]
+    return [float(v) for v in values] if isinstance(values, (list, tuple)) else float(values)
 
 
-def worker_id() -> str:
-    """This process, as host:pid (a resume on the same host can tell a dead worker at once)."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+def _within_budget(study: optuna.Study, number: int, total: int) -> bool:
+    """Whether a new proposal numbered `number` is within the search's budget: trial numbers are handed out
+    atomically, so of racing workers only those within the budget keep theirs."""
+    ahead = [t for t in study.get_trials(deepcopy=False) if t.number < number]
+    return _attempts(ahead) < total
 
 
-def dead_here(worker: object) -> bool:
-    """True when `worker` is a process on this host that no longer runs."""
-    if not isinstance(worker, str) or ":" not in worker:
-        return False
-    host, _, pid = worker.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def _taken_elsewhere(study: optuna.Study, key: str, number: int, finished: Sequence[TrialState]) -> bool:
+def _taken_elsewhere(study: optuna.Study, key: str, number: int, plan: Plan) -> bool:
     """Whether another trial with the same parameters is finished or running (a duplicate enqueue)."""
-    for other in study._storage.get_all_trials(study._study_id, deepcopy=False,
-                                               states=(*finished, TrialState.RUNNING)):
+    for other in study.get_trials(deepcopy=False, states=(*plan.finished_states, TrialState.RUNNING)):
         same = other.number != number and other.user_attrs.get(KEY) == key
         if same and (other.state != TrialState.RUNNING or other.number < number):
             return True
     return False
 
 
-@contextlib.contextmanager
-def _heartbeat(study: optuna.Study, trial_id: int) -> Iterator[None]:
-    """Record a heartbeat for the running trial every `HEARTBEAT` seconds, so a resume can tell it from a dead one."""
-    stop = threading.Event()
-
-    def beat() -> None:
-        while not stop.is_set():
-            with contextlib.suppress(Exception):  # a finished trial or a passing storage error: try again later
-                study._storage.set_trial_user_attr(trial_id, HEARTBEAT_ATTR, time.time())
-            stop.wait(HEARTBEAT)
-
-    thread = threading.Thread(target=beat, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-
-
+__all__ = ["WorkerJob", "make_sampler", "planned_params", "work", "work_in_process"]

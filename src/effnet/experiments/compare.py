@@ -1,59 +1,88 @@
 """Train several networks the same way and compare them: the same proxy schedule, recipe and seeds for each,
 optionally sized first to the same MACs as one of them (`fit_budget`). This is how a searched network meets
-hand-designed baselines of its cost, and how a family's members are checked against each other."""
+hand-designed baselines of its cost, how a family's members are checked against each other, and the confirm phase
+of both searches: their top candidates trained again with fresh seeds (`first_seed`), chosen on validation.
+
+Every network is compared with the reference (the `size_to` network, or the first) in pairs by seed: the mean
+difference, its 95% Student-t interval and a Holm-corrected verdict."""
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..budget import METHODS, fit_budget
-from ..engine import Engine, Plan, TrialContext, summarize
+from ..engine import Engine, Plan, TrialContext, run_experiment, summarize
 from ..errors import InputError
 from ..outputs import atomic_path
 from ..spec import NetSpec, SpecError
-from ..trial import ProxySchedule, spec_latency, spec_metrics, train_trial
+from ..stats import compare_family, paired_difference
+from ..trial import ProxySchedule, check_data, curve_rise, spec_latency, spec_metrics, train_trial
 from ..zoo import get_spec
 from .plots import line_plot
 
 KIND = "comparison"
 OBJECTIVE = "effnet.experiments.compare:objective"
 RESULTS, REPORT, FIGURE = "results.json", "report.md", "accuracy_vs_macs.png"
+MAX_MODELS = 64
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """Named networks, the seeds and the proxy schedule; with `size_to`, every other network is first scaled by
-    `size_method` to that network's MACs (at the proxy resolution)."""
+    """Named networks, the seeds (`first_seed`, `first_seed + 1`, ...) and the proxy schedule; with `size_to`,
+    every other network is first scaled by `size_method` to that network's MACs (at the proxy resolution).
+    `num_classes` (the classifier the networks are costed with) comes from the data when None."""
 
     models: dict[str, NetSpec]
     seeds: int = 3
     proxy: ProxySchedule = field(default_factory=ProxySchedule)
     size_to: str | None = None
     size_method: str = "width"
-    num_classes: int = 10
+    num_classes: int | None = None
+    first_seed: int = 0
+    kind: str = KIND
+
+    objective = OBJECTIVE
+    outputs = (RESULTS, REPORT, FIGURE)
 
     def __post_init__(self) -> None:
-        if len(self.models) < 1:
-            raise InputError("a comparison needs at least one model")
+        if not 1 <= len(self.models) <= MAX_MODELS:
+            raise InputError(f"a comparison needs 1 to {MAX_MODELS} models, got {len(self.models)}")
         if self.size_to is not None and self.size_to not in self.models:
             raise InputError(f"size-to names {self.size_to!r}, which is not one of the models")
         if self.size_method not in METHODS:
             raise InputError(f"size method must be one of {', '.join(METHODS)}")
-        if self.seeds < 1:
-            raise InputError("seeds must be >= 1")
+        if self.seeds < 1 or self.first_seed < 0:
+            raise InputError("seeds must be >= 1 and the first seed >= 0")
+
+    @property
+    def reference(self) -> str:
+        """The network every other is compared with."""
+        return self.size_to or next(iter(self.models))
 
     def inputs(self) -> dict[str, Any]:
         return {"models": {name: spec.to_dict() for name, spec in self.models.items()}, "seeds": self.seeds,
                 "proxy": self.proxy.to_dict(), "size_to": self.size_to, "size_method": self.size_method,
-                "num_classes": self.num_classes}
+                "num_classes": self.num_classes, "first_seed": self.first_seed}
 
     def plan(self) -> Plan:
-        return Plan(KIND, self.inputs(), tuple({"model": name, "seed": seed} for seed in range(self.seeds)
-                                               for name in self.models))
+        seeds = range(self.first_seed, self.first_seed + self.seeds)
+        return Plan(self.kind, self.inputs(), tuple({"model": name, "seed": seed} for seed in seeds
+                                                    for name in self.models))
+
+    def prepare(self) -> Comparison:
+        facts = check_data(self.proxy)
+        return self if self.num_classes is not None else replace(self, num_classes=facts.classes)
+
+    def derive(self, engine: Engine) -> None:
+        engine.derived("proxy", self.proxy.to_dict)
+        engine.derived("models", lambda: size_models(self))
+
+    def write(self, engine: Engine, counts: dict[str, int]) -> dict[str, Any]:
+        return write_outputs(engine, self, engine.all_derived()["models"], engine.output, counts)
 
 
 def model_spec(source: str, resolution: int | None) -> NetSpec:
@@ -65,20 +94,21 @@ def model_spec(source: str, resolution: int | None) -> NetSpec:
 
 def size_models(comparison: Comparison) -> dict[str, Any]:
     """Every model as trained: sized to the reference's MACs when asked, with its cost and measured latency."""
+    num_classes = comparison.num_classes or 10
     out = {}
     target = None
     if comparison.size_to is not None:
-        target = spec_metrics(comparison.models[comparison.size_to], comparison.num_classes)["macs"]
+        target = spec_metrics(comparison.models[comparison.size_to], num_classes)["macs"]
     for name, spec in comparison.models.items():
         coefficient, error = None, None
         if target is not None and name != comparison.size_to:
             try:
-                fit = fit_budget(spec, float(target), comparison.size_method, num_classes=comparison.num_classes)
+                fit = fit_budget(spec, float(target), comparison.size_method, num_classes=num_classes)
             except SpecError as failure:
                 raise InputError(f"{name} cannot be sized to {target / 1e6:.2f} MMACs: {failure}") from None
             spec, coefficient, error = fit.spec, fit.coefficient, fit.error
-        out[name] = {"spec": spec.to_dict(), **spec_metrics(spec, comparison.num_classes),
-                     "latency_ms": spec_latency(spec, comparison.num_classes), "coefficient": coefficient,
+        out[name] = {"spec": spec.to_dict(), **spec_metrics(spec, num_classes),
+                     "latency_ms": spec_latency(spec, num_classes), "coefficient": coefficient,
                      "fit_error": error, "resolution": spec.resolution}
     return out
 
@@ -87,57 +117,117 @@ def objective(params: dict[str, Any], context: TrialContext) -> dict[str, Any]:
     model = context.derived["models"][params["model"]]
     proxy = ProxySchedule.from_dict(context.derived["proxy"])
     result = train_trial(NetSpec.from_dict(model["spec"]), proxy, int(params["seed"]), context.folder)
-    return {"value": result["top1"], "model": params["model"], "seed": params["seed"],
-            **{k: model[k] for k in ("params", "macs", "activations", "latency_ms", "resolution")}, **result}
+    return {"value": result["val_top1"], "model": params["model"], "seed": params["seed"],
+            **{k: model[k] for k in ("params", "macs", "activations", "latency_ms", "resolution")}, **result,
+            "curve_rise": curve_rise(result["curve"])}
 
 
 def run_comparison(comparison: Comparison, output: str | os.PathLike[str], *, storage: str | None = None,
-                   workers: int = 1, threads: int = 1, progress: bool = True) -> dict[str, Any]:
+                   workers: int = 1, threads: int = 1, progress: bool = True,
+                   overwrite: bool = False, max_failures: int | None = None) -> dict[str, Any]:
     """Run (or resume) the comparison in `output` and write results.json, report.md and the figure there;
     returns results.json's content."""
-    folder = Path(output)
-    engine = Engine(comparison.plan(), folder, storage=storage)
-    engine.derived("proxy", comparison.proxy.to_dict)
-    models = engine.derived("models", lambda: size_models(comparison))
-    return engine.run_and_write(OBJECTIVE, lambda counts: write_outputs(engine, comparison, models, folder, counts),
-                                workers=workers, threads=threads, progress=progress)
+    return run_experiment(comparison, output, storage=storage, workers=workers, threads=threads, progress=progress,
+                          overwrite=overwrite, max_failures=max_failures)
+
+
+def scores(rows: list[dict[str, Any]], name: str, metric: str) -> dict[int, float]:
+    """One model's `metric` per seed."""
+    return {r["seed"]: r[metric] for r in rows if r["model"] == name and r.get(metric) is not None}
+
+
+def paired_against(rows: list[dict[str, Any]], names: list[str], reference: str, metric: str) -> list[dict[str, Any]]:
+    """Each model but the reference against it, paired by seed on `metric`, Holm-corrected together."""
+    others = [name for name in names if name != reference]
+    base = scores(rows, reference, metric)
+    pairs = []
+    for name in others:
+        mine = scores(rows, name, metric)
+        seeds = sorted(set(mine) & set(base))
+        pairs.append(([mine[s] for s in seeds], [base[s] for s in seeds]))
+    return [{"model": name, "against": reference, "metric": metric, **result}
+            for name, result in zip(others, compare_family(pairs))]
+
+
+def winner(rows: list[dict[str, Any]], names: list[str], metric: str = "val_top1") -> dict[str, Any] | None:
+    """The model with the best mean `metric`, and whether the runner-up can be told from it (paired by seed)."""
+    means = {name: summarize(list(scores(rows, name, metric).values()))[0] for name in names
+             if scores(rows, name, metric)}
+    if not means:
+        return None
+    ranked = sorted(means, key=lambda name: -means[name])
+    result: dict[str, Any] = {"model": ranked[0], "mean": round(means[ranked[0]], 4), "metric": metric,
+                              "runner_up": None, "difference": None, "distinguishable": None}
+    if len(ranked) > 1:
+        best, second = scores(rows, ranked[0], metric), scores(rows, ranked[1], metric)
+        seeds = sorted(set(best) & set(second))
+        difference = paired_difference([best[s] for s in seeds], [second[s] for s in seeds])
+        result.update(runner_up=ranked[1], difference=difference,
+                      distinguishable=difference["low"] is not None and difference["low"] > 0)
+    return result
 
 
 def write_outputs(engine: Engine, comparison: Comparison, models: dict[str, dict[str, Any]], folder: Path,
                   counts: dict[str, int]) -> dict[str, Any]:
     """results.json, report.md and the figure from the finished trials; returns results.json's data."""
     rows = [dict(r.metrics) for r in engine.records() if r.state == "complete"]
+    for row in rows:
+        row.pop("value", None)
+    names = list(models)
+    split = "test" if rows and all(r.get("test_top1") is not None for r in rows) else "val"
     summary = []
     for name, model in models.items():
-        scores = [r["top1"] for r in rows if r["model"] == name]
-        mean, std = summarize(scores) if scores else (None, None)
-        summary.append({"model": name, "trials": len(scores), "top1_mean": mean, "top1_std": std,
-                        "top5_mean": summarize([r["top5"] for r in rows if r["model"] == name])[0] if scores else None,
-                        **{k: model.get(k) for k in ("params", "macs", "activations", "latency_ms", "resolution",
-                                                     "coefficient", "fit_error")}})
-    data = {"study": engine.plan.name, "inputs": engine.plan.inputs, "counts": counts, "trials": rows,
-            "summary": summary}
+        mine = [r for r in rows if r["model"] == name]
+        entry: dict[str, Any] = {"model": name, "trials": len(mine)}
+        for metric in ("val_top1", "test_top1", "val_top5", "test_top5"):
+            values = [r[metric] for r in mine if r.get(metric) is not None]
+            mean, std = summarize(values) if values else (None, None)
+            entry[f"{metric}_mean"], entry[f"{metric}_std"] = mean, std
+        entry.update({k: model.get(k) for k in ("params", "macs", "activations", "latency_ms", "resolution",
+                                                 "coefficient", "fit_error")})
+        summary.append(entry)
+    data = {"study": engine.plan.name, "inputs": engine.plan.inputs, "counts": counts, "score_split": split,
+            "reference": comparison.reference, "summary": summary,
+            "paired": paired_against(rows, names, comparison.reference, f"{split}_top1"),
+            "winner_val": winner(rows, names, "val_top1"), "trials": rows}
     with atomic_path(folder / RESULTS) as temp:
         temp.write_text(json.dumps(data, indent=2, allow_nan=False, default=str))
-    scored = [s for s in summary if s["top1_mean"] is not None]
+    scored = [s for s in summary if s[f"{split}_top1_mean"] is not None]
     if scored:
-        line_plot({s["model"]: [(s["macs"] / 1e6, s["top1_mean"], s["top1_std"])] for s in scored},
-                  folder / FIGURE, xlabel="MMACs", ylabel="top-1 (%)", title="Same schedule, same seeds")
-    proxy = comparison.proxy
-    sizing = f"; sized by {comparison.size_method} to {comparison.size_to}'s MACs" if comparison.size_to else ""
-    lines = ["# Comparison at the same schedule and seeds", "",
-             f"{comparison.seeds} seed(s); proxy: {proxy.epochs} epoch(s) on {proxy.limit_train or 'all'} training "
-             f"images, scored on {proxy.limit_val or 'all'} validation images{sizing}.", "",
-             "| model | top-1 mean +- std | top-5 | params | MMACs | latency ms | px | trials |",
-             "|---|---|---|---|---|---|---|---|"]
-    for s in summary:
-        score = "-" if s["top1_mean"] is None else f"{s['top1_mean']:.2f} +- {s['top1_std']:.2f}"
-        top5 = "-" if s["top5_mean"] is None else f"{s['top5_mean']:.2f}"
-        lines.append(f"| {s['model']} | {score} | {top5} | {s['params'] / 1e6:.2f}M | {s['macs'] / 1e6:.2f} | "
-                     f"{s['latency_ms']:.2f} | {s['resolution']} | {s['trials']} |")
+        line_plot({s["model"]: [(s["macs"] / 1e6, s[f"{split}_top1_mean"], s[f"{split}_top1_std"])] for s in scored},
+                  folder / FIGURE, xlabel="MMACs", ylabel=f"{split} top-1 (%)", title="Same schedule, same seeds")
     with atomic_path(folder / REPORT) as temp:
-        temp.write_text("\n".join(lines) + "\n")
+        temp.write_text(markdown(data, comparison))
     return data
 
 
-__all__ = ["KIND", "Comparison", "model_spec", "run_comparison", "size_models"]
+def markdown(data: dict[str, Any], comparison: Comparison) -> str:
+    proxy, split = comparison.proxy, data["score_split"]
+    sizing = f"; sized by {comparison.size_method} to {comparison.size_to}'s MACs" if comparison.size_to else ""
+    seeds = f"seeds {comparison.first_seed}..{comparison.first_seed + comparison.seeds - 1}"
+    lines = ["# Comparison at the same schedule and seeds", "",
+             f"{comparison.seeds} seed(s) ({seeds}), paired; proxy: {proxy.epochs} epoch(s) on "
+             f"{proxy.limit_train or 'all'} training images, validated on the {proxy.val_split} split "
+             f"({proxy.limit_val or 'all'} images){sizing}. Final numbers: the {split} split.", "",
+             "| model | val top-1 | test top-1 | params | MMACs | latency ms | px | trials |",
+             "|---|---|---|---|---|---|---|---|"]
+
+    def score(entry: dict[str, Any], metric: str) -> str:
+        mean = entry[f"{metric}_mean"]
+        return "-" if mean is None else f"{mean:.2f} +- {entry[f'{metric}_std']:.2f}"
+
+    for s in data["summary"]:
+        lines.append(f"| {s['model']} | {score(s, 'val_top1')} | {score(s, 'test_top1')} | {s['params'] / 1e6:.2f}M "
+                     f"| {s['macs'] / 1e6:.2f} | {s['latency_ms']:.2f} | {s['resolution']} | {s['trials']} |")
+    if data["paired"]:
+        lines += ["", f"## Against {data['reference']} ({split} split, paired by seed, Holm-corrected)", "",
+                  "| model | difference [95% CI] | p (Holm) | verdict |", "|---|---|---|---|"]
+        for p in data["paired"]:
+            interval = ("-" if p["mean"] is None else f"{p['mean']:+.2f}" if p["low"] is None else
+                        f"{p['mean']:+.2f} [{p['low']:+.2f}, {p['high']:+.2f}]")
+            holm = "-" if p["p_holm"] is None else f"{p['p_holm']:.3g}"
+            lines.append(f"| {p['model']} | {interval} | {holm} | {p['verdict']} |")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["KIND", "Comparison", "model_spec", "paired_against", "run_comparison", "size_models", "winner"]

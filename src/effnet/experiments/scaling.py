@@ -1,27 +1,29 @@
 """The paper's scaling study (Section 3, Fig. 3 / 4 / 8, Table 7) on any baseline and dataset.
 
 Each (method, budget, seed) is one trial: `fit_budget` sizes the baseline to the budget by depth, width,
-resolution or compound scaling (by MACs, or by measured latency), the trainer trains it on the proxy schedule,
-and its final validation accuracy is recorded with its cost. The unscaled baseline is trained too (method
-`baseline`, budget 1). The `grid` mode trains width scaling under several fixed (depth, resolution) pairs
-(Fig. 4). Every trial runs on the experiment engine (`effnet.engine`)."""
+resolution or compound scaling (by MACs, or by measured latency), the trainer trains it on the proxy schedule
+(validating on a held-out part of the training set, scoring the test split once at the end), and its learning
+curve, validation and test accuracy are recorded with its cost and its nominal and effective (d, w, r). The
+unscaled baseline is trained too (method `baseline`, budget 1). Methods share seeds, so they are compared in pairs.
+`fidelities` trains every network at other schedule lengths too, to see whether the ranking holds. The `grid` mode
+trains width scaling under several fixed (depth, resolution) pairs (Fig. 4). Every trial runs on the experiment
+engine (`effnet.engine`)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..budget import METHODS, fit_budget
-from ..engine import Engine, Plan, TrialContext
+from ..engine import Engine, Plan, TrialContext, run_experiment
 from ..errors import InputError
-from ..scaling import ALPHA, BETA, GAMMA, scale_spec
+from ..scaling import ALPHA, BETA, GAMMA, REPEAT_ROUNDINGS, effective_coefficients, scale_spec
 from ..spec import NetSpec, SpecError
-from ..trial import ProxySchedule, spec_latency, spec_metrics, train_trial
+from ..trial import ProxySchedule, check_data, curve_rise, spec_latency, spec_metrics, train_trial
 from ..zoo import SpecSource, get_spec
-from .scaling_report import write_outputs
+from .scaling_report import FIGURES, NETWORK_FIELDS, REPORT, RESULTS, write_outputs
 
 KIND = "scaling-study"
 BUDGET_METRICS = ("macs", "latency")
@@ -29,12 +31,16 @@ BUDGET_METRICS = ("macs", "latency")
 GRID_PAIRS = ((1.0, 1.0), (2.0, 1.0), (1.0, 1.3), (2.0, 1.3))
 GRID_WIDTHS = (1.0, 1.4, 1.8, 2.2)
 OBJECTIVE = "effnet.experiments.scaling:objective"
+MAX_TRIALS = 10_000  # a plan larger than this is refused before anything starts
 
 
 @dataclass(frozen=True)
 class ScalingStudy:
     """What to compare: a baseline, MACs (or latency) budgets as multiples of it, scaling methods (and compound's
-    alpha, beta, gamma), seeds, and the proxy schedule every trial is trained with."""
+    alpha, beta, gamma, and how scaled repeats are rounded), seeds, the proxy schedule every trial is trained with
+    (and `fidelities`, other schedule lengths in epochs to train every network at as well), and the rise of
+    validation top-1 over a trial's last quarter beyond which it counts as still improving (`converged_within`).
+    `num_classes` (the classifier every network is sized with) comes from the data when None."""
 
     baseline: NetSpec
     budgets: tuple[float, ...] = (2.0, 4.0)
@@ -48,7 +54,13 @@ class ScalingStudy:
     grid: bool = False
     grid_pairs: tuple[tuple[float, float], ...] = GRID_PAIRS
     grid_widths: tuple[float, ...] = GRID_WIDTHS
-    num_classes: int = 10
+    num_classes: int | None = None
+    repeat_rounding: str = "ceil"
+    fidelities: tuple[int, ...] = ()
+    converged_within: float = 0.5
+
+    objective = OBJECTIVE
+    outputs = (RESULTS, REPORT, *FIGURES.values())
 
     def __post_init__(self) -> None:
         unknown = [method for method in self.methods if method not in METHODS]
@@ -59,15 +71,24 @@ class ScalingStudy:
         if len(set(self.methods)) != len(self.methods) or len(set(self.budgets)) != len(self.budgets):
             raise InputError("methods and budgets must not repeat")
         for budget in self.budgets:
-            if not budget > 1.0:
-                raise InputError(f"budget {budget:g}x is not above the baseline (1x); budgets are multiples > 1 of "
-                                 "the baseline's cost")
+            if not budget > 1.0 or budget > 1e4:
+                raise InputError(f"budget {budget:g}x is not in (1x, 10000x]; budgets are multiples > 1 of the "
+                                 "baseline's cost")
         if not self.budgets and self.methods:
             raise InputError("the study needs at least one budget")
         if self.seeds < 1:
             raise InputError(f"seeds must be >= 1, got {self.seeds}")
         if self.budget_metric not in BUDGET_METRICS:
             raise InputError(f"budget metric must be one of {', '.join(BUDGET_METRICS)}, got {self.budget_metric!r}")
+        if self.repeat_rounding not in REPEAT_ROUNDINGS:
+            raise InputError(f"repeat rounding must be one of {', '.join(REPEAT_ROUNDINGS)}")
+        if any(not isinstance(e, int) or e < 1 or e == self.proxy.epochs for e in self.fidelities) or \
+                len(set(self.fidelities)) != len(self.fidelities):
+            raise InputError(f"fidelities must be distinct epoch counts other than the proxy's {self.proxy.epochs}")
+        if not self.converged_within > 0:
+            raise InputError("converged-within must be a positive number of points")
+        if len(self.plan().trials) > MAX_TRIALS:
+            raise InputError(f"the study would train {len(self.plan().trials):,} trials, more than {MAX_TRIALS:,}")
 
     def inputs(self) -> dict[str, Any]:
         """What the study is made from (a study folder made from other inputs is refused)."""
@@ -75,18 +96,39 @@ class ScalingStudy:
                 "seeds": self.seeds, "proxy": self.proxy.to_dict(), "alpha": self.alpha, "beta": self.beta,
                 "gamma": self.gamma, "budget_metric": self.budget_metric, "grid": self.grid,
                 "grid_pairs": [list(pair) for pair in self.grid_pairs], "grid_widths": list(self.grid_widths),
-                "num_classes": self.num_classes}
+                "num_classes": self.num_classes, "repeat_rounding": self.repeat_rounding,
+                "fidelities": list(self.fidelities), "converged_within": self.converged_within}
+
+    def networks(self) -> list[dict[str, Any]]:
+        """The parameters of each network the study trains (without seed and schedule)."""
+        out: list[dict[str, Any]] = [{"method": "baseline", "budget": 1.0}]
+        for budget in self.budgets:
+            out += [{"method": method, "budget": budget} for method in self.methods]
+        if self.grid:
+            out += [{"method": "grid", "depth": d, "resolution": r, "width": w}
+                    for d, r in self.grid_pairs for w in self.grid_widths]
+        return out
 
     def plan(self) -> Plan:
         trials: list[dict[str, Any]] = []
         for seed in range(self.seeds):
-            trials.append({"method": "baseline", "budget": 1.0, "seed": seed})
-            for budget in self.budgets:
-                trials += [{"method": method, "budget": budget, "seed": seed} for method in self.methods]
-            if self.grid:
-                trials += [{"method": "grid", "depth": d, "resolution": r, "width": w, "seed": seed}
-                           for d, r in self.grid_pairs for w in self.grid_widths]
+            trials += [{**network, "seed": seed} for network in self.networks()]
+            for epochs in self.fidelities:
+                trials += [{**network, "seed": seed, "epochs": epochs} for network in self.networks()]
         return Plan(KIND, self.inputs(), tuple(trials))
+
+    def prepare(self) -> ScalingStudy:
+        """Check the data (one line and nothing written when it cannot be read) and size the classifier by it."""
+        facts = check_data(self.proxy)
+        return self if self.num_classes is not None else replace(self, num_classes=facts.classes)
+
+    def derive(self, engine: Engine) -> None:
+        engine.derived("data", lambda: check_data(self.proxy).to_dict())
+        engine.derived("proxy", self.proxy.to_dict)
+        engine.derived("networks", lambda: size_networks(self))
+
+    def write(self, engine: Engine, counts: dict[str, int]) -> dict[str, Any]:
+        return write_outputs(engine, engine.output, counts)
 
 
 def study_baseline(source: SpecSource, resolution: int | None = None) -> NetSpec:
@@ -96,7 +138,8 @@ def study_baseline(source: SpecSource, resolution: int | None = None) -> NetSpec
 
 
 def label(params: dict[str, Any]) -> str:
-    """The name of a trial's network, shared by its seeds: `width@2x`, `baseline`, `grid-d2-r1.3-w1.8`."""
+    """The name of a trial's network, shared by its seeds and schedules: `width@2x`, `baseline`,
+    `grid-d2-r1.3-w1.8`."""
     if params["method"] == "grid":
         return f"grid-d{params['depth']:g}-r{params['resolution']:g}-w{params['width']:g}"
     if params["method"] == "baseline":
@@ -105,14 +148,16 @@ def label(params: dict[str, Any]) -> str:
 
 
 def size_networks(study: ScalingStudy) -> dict[str, Any]:
-    """Every network the study trains, sized once: {label: {spec, coefficient, fit error, costs, latency}}."""
+    """Every network the study trains, sized once with the task's classifier: {label: {spec, coefficient, fit
+    error, nominal and effective (d, w, r), costs, latency}}."""
     base = study.baseline
+    num_classes = study.num_classes or 10
     latency_cache: dict[str, float] = {}
 
     def latency(spec: NetSpec) -> float:
         key = spec.to_json()
         if key not in latency_cache:
-            latency_cache[key] = spec_latency(spec, study.num_classes)
+            latency_cache[key] = spec_latency(spec, num_classes)
         return latency_cache[key]
 
     cost = latency if study.budget_metric == "latency" else None
@@ -122,7 +167,8 @@ def size_networks(study: ScalingStudy) -> dict[str, Any]:
         for method in study.methods:
             try:
                 fit = fit_budget(base, f"{budget}x", method, alpha=study.alpha, beta=study.beta, gamma=study.gamma,
-                                 cost=cost, metric=study.budget_metric, num_classes=study.num_classes)
+                                 cost=cost, metric=study.budget_metric, num_classes=num_classes,
+                                 repeat_rounding=study.repeat_rounding)
             except SpecError as error:
                 raise InputError(f"{method} scaling cannot reach {budget:g}x: {error}") from None
             d0, w0, r0 = base.coefficients
@@ -133,40 +179,40 @@ def size_networks(study: ScalingStudy) -> dict[str, Any]:
     if study.grid:
         for d, r in study.grid_pairs:
             for w in study.grid_widths:
-                spec = scale_spec(base, depth=d, width=w, resolution=r)
+                spec = scale_spec(base, depth=d, width=w, resolution=r, repeat_rounding=study.repeat_rounding)
                 networks[label({"method": "grid", "depth": d, "resolution": r, "width": w})] = {
                     "spec": spec.to_dict(), "coefficient": w, "error": 0.0, "depth": d, "width": w,
                     "resolution": r}
     for network in networks.values():
         spec = NetSpec.from_dict(network["spec"])
-        network.update(spec_metrics(spec, study.num_classes), image_size=spec.resolution,
-                       latency_ms=latency(spec))
+        effective = effective_coefficients(spec, base)
+        network.update(spec_metrics(spec, num_classes), image_size=spec.resolution, latency_ms=latency(spec),
+                       effective_depth=effective["depth"], effective_width=effective["width"],
+                       effective_resolution=effective["resolution"])
     return networks
 
 
 def objective(params: dict[str, Any], context: TrialContext) -> dict[str, Any]:
-    """One trial: train the sized network of `params` with the study's proxy schedule and seed."""
+    """One trial: train the sized network of `params` with the study's proxy schedule (at `params["epochs"]` for
+    another fidelity) and seed."""
     network = context.derived["networks"][label(params)]
     proxy = ProxySchedule.from_dict(context.derived["proxy"])
+    epochs = int(params.get("epochs", proxy.epochs))
     spec = NetSpec.from_dict(network["spec"])
-    result = train_trial(spec, proxy, int(params["seed"]), context.folder, on_epoch=context.report)
+    result = train_trial(spec, proxy.with_epochs(epochs), int(params["seed"]), context.folder)
     record = {"method": params["method"], "budget": params.get("budget", 1.0), "seed": params["seed"],
-              "depth": network["depth"], "width": network["width"], "resolution": network["resolution"],
-              "image_size": network["image_size"], "params": network["params"], "macs": network["macs"],
-              "activations": network["activations"], "latency_ms": network["latency_ms"],
-              "fit_error": network["error"], **result}
-    return {"value": result["top1"], **record}
+              "schedule_epochs": epochs, **{name: network[name] for name in NETWORK_FIELDS},
+              "fit_error": network["error"], **result, "curve_rise": curve_rise(result["curve"])}
+    return {"value": result["val_top1"], **record}
 
 
 def run_scaling_study(study: ScalingStudy, output: str | os.PathLike[str], *, storage: str | None = None,
-                      workers: int = 1, threads: int = 1, progress: bool = True) -> dict[str, Any]:
+                      workers: int = 1, threads: int = 1, progress: bool = True,
+                      overwrite: bool = False, max_failures: int | None = None) -> dict[str, Any]:
     """Run (or resume) the study in `output` and write its results, report and figures there; returns
     results.json's content. Stopped early (Ctrl-C), it still writes them from the trials finished so far."""
-    engine = Engine(study.plan(), output, storage=storage)
-    engine.derived("proxy", study.proxy.to_dict)
-    engine.derived("networks", lambda: size_networks(study))
-    return engine.run_and_write(OBJECTIVE, lambda counts: write_outputs(engine, Path(output), counts),
-                                workers=workers, threads=threads, progress=progress)
+    return run_experiment(study, output, storage=storage, workers=workers, threads=threads, progress=progress,
+                          overwrite=overwrite, max_failures=max_failures)
 
 
 def parse_budgets(items: Sequence[str] | str) -> tuple[float, ...]:
@@ -182,5 +228,5 @@ def parse_budgets(items: Sequence[str] | str) -> tuple[float, ...]:
     return tuple(budgets)
 
 
-__all__ = ["BUDGET_METRICS", "GRID_PAIRS", "GRID_WIDTHS", "KIND", "ScalingStudy", "label", "objective",
-           "parse_budgets", "run_scaling_study", "size_networks", "study_baseline"]
+__all__ = ["BUDGET_METRICS", "GRID_PAIRS", "GRID_WIDTHS", "KIND", "NETWORK_FIELDS", "ScalingStudy", "label",
+           "objective", "parse_budgets", "run_scaling_study", "size_networks", "study_baseline"]

@@ -1,31 +1,40 @@
-"""What a scaling study writes: `results.json` (every trial, and mean +- std per method and budget), `report.md`
-(the paper's Table 7 form, and compound against each single dimension at equal cost) and the figures: accuracy
-vs MACs per method (Fig. 8), accuracy vs coefficient per dimension (Fig. 3), width scaling under fixed (d, r)
-(Fig. 4, grid mode), and accuracy vs measured latency and vs activations."""
+"""What a scaling study writes: `results.json` (every trial with its learning curve, validation and test scores,
+and per network the mean +- std, nominal and effective (d, w, r), convergence flags), `report.md` (the paper's
+Table 7 form; compound against each single dimension at equal cost as paired differences with 95% confidence
+intervals, Holm-corrected, and the verdicts they allow; the fidelity check) and the figures: accuracy vs MACs per
+method (Fig. 8), accuracy vs coefficient per dimension (Fig. 3), width scaling under fixed (d, r) (Fig. 4, grid
+mode), and accuracy vs measured latency and vs activations.
+
+Every number says its split: `val_*` is the held-out validation split (what any choice is made on), `test_*`
+the test split, scored once per trial. The final tables and verdicts use the test split where there is one."""
 
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from ..engine import Engine, Record, summarize, throughput
 from ..outputs import atomic_path
+from ..stats import LEVEL, compare_family, kendall_tau
 from .plots import line_plot, panels
 
 RESULTS, REPORT = "results.json", "report.md"
 FIGURES = {"fig8": "fig8_accuracy_vs_macs.png", "fig3": "fig3_accuracy_vs_coefficient.png",
            "fig4": "fig4_width_grid.png", "latency": "accuracy_vs_latency.png",
            "activations": "accuracy_vs_activations.png"}
-TRIAL_FIELDS = ("method", "budget", "seed", "depth", "width", "resolution", "image_size", "params", "macs",
-                "activations", "latency_ms", "top1", "top5", "seconds")
+TRIAL_FIELDS = ("method", "budget", "seed", "schedule_epochs", "depth", "width", "resolution", "effective_depth",
+                "effective_width", "effective_resolution", "image_size", "params", "macs", "activations",
+                "latency_ms", "val_top1", "val_top5", "test_top1", "test_top5", "curve_rise", "steps", "seconds")
 DIMENSIONS = ("depth", "width", "resolution")
+NETWORK_FIELDS = ("depth", "width", "resolution", "effective_depth", "effective_width", "effective_resolution",
+                  "image_size", "params", "macs", "activations", "latency_ms")
+ORDER = {"baseline": 0, "depth": 1, "width": 2, "resolution": 3, "compound": 4, "grid": 5}
 
 
 def trial_rows(records: list[Record]) -> list[dict[str, Any]]:
-    """The finished trials, one flat row each (the fields results.json promises first)."""
+    """The finished trials, one flat row each (the fields results.json promises first, the curve last)."""
     rows = []
     for record in records:
         if record.state != "complete":
@@ -40,158 +49,283 @@ def trial_rows(records: list[Record]) -> list[dict[str, Any]]:
     return rows
 
 
-def _group_key(row: dict[str, Any]) -> tuple:
+def network_key(row: dict[str, Any]) -> tuple:
     if row["method"] == "grid":
         return ("grid", row["grid_depth"], row["grid_resolution"], row["grid_width"])
     return (row["method"], row["budget"])
 
 
-def summary_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean +- std of top-1 / top-5 per network (method and budget, or grid point), with its cost."""
+def network_name(key: tuple) -> str:
+    if key[0] == "grid":
+        return f"grid d{key[1]:g} r{key[2]:g} w{key[3]:g}"
+    return "baseline" if key[0] == "baseline" else f"{key[0]}@{key[1]:g}x"
+
+
+def _mean_std(values: list[float | None]) -> tuple[float | None, float | None]:
+    present = [v for v in values if v is not None]
+    if not present:
+        return None, None
+    mean, std = summarize(present)
+    return round(mean, 3), round(std, 3)
+
+
+def summary_rows(rows: list[dict[str, Any]], converged_within: float = 0.5) -> list[dict[str, Any]]:
+    """Per network and schedule: mean +- std over seeds of validation and test top-1 / top-5, how many seeds were
+    still improving at the end, with the network's cost and its nominal and effective coefficients."""
     groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
-        groups[_group_key(row)].append(row)
+        groups[(*network_key(row), row.get("schedule_epochs"))].append(row)
     summary = []
     for key, members in groups.items():
-        top1, top1_std = summarize([m["top1"] for m in members])
-        top5, top5_std = summarize([m["top5"] for m in members])
         first = members[0]
-        entry = {"method": first["method"], "budget": first["budget"], "trials": len(members),
-                 "seeds": sorted(m["seed"] for m in members), "top1_mean": round(top1, 3),
-                 "top1_std": round(top1_std, 3), "top5_mean": round(top5, 3), "top5_std": round(top5_std, 3),
-                 **{name: first[name] for name in ("depth", "width", "resolution", "image_size", "params", "macs",
-                                                   "activations", "latency_ms")},
-                 "seconds_mean": round(summarize([m["seconds"] for m in members])[0], 1)}
+        entry: dict[str, Any] = {"method": first["method"], "budget": first["budget"],
+                                 "schedule_epochs": first.get("schedule_epochs"), "trials": len(members),
+                                 "seeds": sorted(m["seed"] for m in members)}
+        for metric in ("val_top1", "val_top5", "test_top1", "test_top5"):
+            entry[f"{metric}_mean"], entry[f"{metric}_std"] = _mean_std([m.get(metric) for m in members])
+        rises = [m.get("curve_rise") for m in members]
+        entry["still_improving"] = sum(r is not None and r > converged_within for r in rises)
+        entry["curve_unknown"] = sum(r is None for r in rises)
+        entry.update({name: first.get(name) for name in NETWORK_FIELDS})
+        entry["seconds_mean"] = round(summarize([m["seconds"] for m in members])[0], 1)
         if key[0] == "grid":
             entry.update(grid_depth=key[1], grid_resolution=key[2], grid_width=key[3])
         summary.append(entry)
-    order = {"baseline": 0, "depth": 1, "width": 2, "resolution": 3, "compound": 4, "grid": 5}
-    return sorted(summary, key=lambda e: (e["budget"], order.get(e["method"], 9), e.get("grid_depth", 0),
-                                          e.get("grid_resolution", 0), e.get("grid_width", 0)))
+    return sorted(summary, key=lambda e: (-(e["schedule_epochs"] or 0), e["budget"], ORDER.get(e["method"], 9),
+                                          e.get("grid_depth", 0), e.get("grid_resolution", 0),
+                                          e.get("grid_width", 0)))
 
 
-def comparisons(summary: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Compound against each single dimension at the same budget: the difference of mean top-1 and the spread."""
-    by_key = {(e["method"], e["budget"]): e for e in summary}
+def score_split(rows: list[dict[str, Any]]) -> str:
+    """The split the final tables use: test when the trials have one, else validation."""
+    return "test" if rows and all(r.get("test_top1") is not None for r in rows) else "val"
+
+
+def comparisons(rows: list[dict[str, Any]], split: str) -> list[dict[str, Any]]:
+    """Compound against each single dimension at the same budget, paired by seed on `split` top-1, Holm-corrected
+    across the family; each with its verdict."""
+    metric = f"{split}_top1"
+    by: dict[tuple, dict[int, float]] = defaultdict(dict)
+    for row in rows:
+        if row["method"] != "grid":
+            by[(row["method"], row["budget"])][row["seed"]] = row[metric]
+    pairs, meta = [], []
+    for budget in sorted({b for m, b in by if m == "compound"}):
+        for dimension in DIMENSIONS:
+            if (dimension, budget) not in by:
+                continue
+            compound, other = by[("compound", budget)], by[(dimension, budget)]
+            seeds = sorted(set(compound) & set(other))
+            pairs.append(([compound[s] for s in seeds], [other[s] for s in seeds]))
+            meta.append({"budget": budget, "against": dimension, "seeds": seeds, "split": split})
+    return [{**m, **c} for m, c in zip(meta, compare_family(pairs))]
+
+
+def fidelity_check(rows: list[dict[str, Any]], main_epochs: int, split: str) -> list[dict[str, Any]]:
+    """For each other schedule: Kendall's tau between the networks' mean validation top-1 there and at the main
+    schedule, and the verdicts that change."""
+    main = [r for r in rows if r.get("schedule_epochs") == main_epochs]
+    main_verdicts = {(c["budget"], c["against"]): c["verdict"] for c in comparisons(main, split)}
     out = []
-    for (method, budget), entry in sorted(by_key.items(), key=lambda item: (item[0][1], item[0][0])):
-        compound = by_key.get(("compound", budget))
-        if compound is None or method not in DIMENSIONS:
-            continue
-        spread = math.sqrt(compound["top1_std"] ** 2 + entry["top1_std"] ** 2)
-        out.append({"budget": budget, "against": method, "compound_top1": compound["top1_mean"],
-                    "other_top1": entry["top1_mean"],
-                    "difference": round(compound["top1_mean"] - entry["top1_mean"], 3),
-                    "spread": round(spread, 3), "compound_macs": compound["macs"], "other_macs": entry["macs"],
-                    "seeds": min(compound["trials"], entry["trials"])})
+    for epochs in sorted({r.get("schedule_epochs") for r in rows} - {main_epochs, None}):
+        other = [r for r in rows if r.get("schedule_epochs") == epochs]
+        means: dict[tuple, list[float]] = {}
+        for subset, slot in ((main, 0), (other, 1)):
+            groups: dict[tuple, list[float]] = defaultdict(list)
+            for r in subset:
+                groups[network_key(r)].append(r["val_top1"])
+            for key, values in groups.items():
+                means.setdefault(key, [None, None])[slot] = sum(values) / len(values)  # type: ignore[list-item]
+        shared = sorted(key for key, pair in means.items() if None not in pair)
+        tau = kendall_tau([means[k][0] for k in shared], [means[k][1] for k in shared])
+        verdicts = comparisons(other, split)
+        changed = [{"budget": c["budget"], "against": c["against"], "main": main_verdicts.get((c["budget"],
+                    c["against"])), "here": c["verdict"]} for c in verdicts
+                   if main_verdicts.get((c["budget"], c["against"])) not in (None, c["verdict"])]
+        out.append({"epochs": epochs, "networks": len(shared), "kendall_tau_val": tau, "verdicts": verdicts,
+                    "changed_verdicts": changed})
     return out
 
 
-def _mean_series(summary: list[dict[str, Any]], x: str, methods: tuple[str, ...]) -> dict[str, list]:
+def _series(summary: list[dict[str, Any]], x: str, methods: tuple[str, ...], split: str,
+            suffix: str = "") -> dict[str, list]:
     """Per method, (x, mean top-1, std) points, each line starting at the shared baseline."""
+    metric = f"{split}_top1"
     baseline = [e for e in summary if e["method"] == "baseline"]
     series: dict[str, list] = {}
     for method in methods:
-        points = [(float(e[x]), e["top1_mean"], e["top1_std"]) for e in summary if e["method"] == method]
+        points = [(float(e[x]), e[f"{metric}_mean"], e[f"{metric}_std"]) for e in summary if e["method"] == method]
         if points:
-            series[method] = [(float(b[x]), b["top1_mean"], b["top1_std"]) for b in baseline] + points
+            series[method + suffix] = [(float(b[x]), b[f"{metric}_mean"], b[f"{metric}_std"])
+                                       for b in baseline] + points
     return series
 
 
-def write_figures(summary: list[dict[str, Any]], output: Path, title: str) -> dict[str, str]:
+def write_figures(summary: list[dict[str, Any]], output: Path, title: str, split: str,
+                  main_epochs: int) -> dict[str, str]:
     methods = ("depth", "width", "resolution", "compound")
+    main = [e for e in summary if e["schedule_epochs"] == main_epochs]
+    others = sorted({e["schedule_epochs"] for e in summary} - {main_epochs})
+    ylabel = f"{split} top-1 accuracy (%)"
     written = {}
-    fig8 = _mean_series(summary, "macs", methods)
+    fig8 = _series(main, "macs", methods, split)
     if fig8:
-        line_plot({k: [(x / 1e6, m, s) for x, m, s in v] for k, v in fig8.items()}, output / FIGURES["fig8"],
-                  xlabel="MMACs (multiply-adds)", ylabel="top-1 accuracy (%)", logx=True,
+        series = {k: [(x / 1e6, m, s) for x, m, s in v] for k, v in fig8.items()}
+        for epochs in others:  # the fidelity check: the same networks at another schedule length
+            low = _series([e for e in summary if e["schedule_epochs"] == epochs], "macs", methods, split,
+                          f" ({epochs} ep)")
+            series.update({k: [(x / 1e6, m, s) for x, m, s in v] for k, v in low.items()})
+        line_plot(series, output / FIGURES["fig8"], xlabel="MMACs (multiply-adds)", ylabel=ylabel, logx=True,
                   title=f"Scaling methods at equal MACs (paper Fig. 8): {title}")
         written["fig8"] = FIGURES["fig8"]
-        line_plot(_mean_series(summary, "latency_ms", methods), output / FIGURES["latency"],
-                  xlabel="measured latency, batch 1, 1 thread (ms)", ylabel="top-1 accuracy (%)", logx=True,
+        line_plot(_series(main, "latency_ms", methods, split), output / FIGURES["latency"],
+                  xlabel="measured latency, batch 1, 1 thread (ms)", ylabel=ylabel, logx=True,
                   title=f"Accuracy vs measured latency: {title}")
         written["latency"] = FIGURES["latency"]
         line_plot({k: [(x / 1e6, m, s) for x, m, s in v]
-                   for k, v in _mean_series(summary, "activations", methods).items()},
+                   for k, v in _series(main, "activations", methods, split).items()},
                   output / FIGURES["activations"], xlabel="activations (millions, Dollar et al. 2021)",
-                  ylabel="top-1 accuracy (%)", logx=True, title=f"Accuracy vs activations: {title}")
+                  ylabel=ylabel, logx=True, title=f"Accuracy vs activations: {title}")
         written["activations"] = FIGURES["activations"]
-        groups = {dim: {dim: [(e[dim], e["top1_mean"], e["top1_std"]) for e in summary
+        metric = f"{split}_top1"
+        groups = {dim: {dim: [(e[dim], e[f"{metric}_mean"], e[f"{metric}_std"]) for e in main
                               if e["method"] in (dim, "baseline")]} for dim in DIMENSIONS
-                  if any(e["method"] == dim for e in summary)}
+                  if any(e["method"] == dim for e in main)}
         if groups:
             panels(groups, output / FIGURES["fig3"], xlabels={d: f"{d} coefficient ({d[0]})" for d in DIMENSIONS},
-                   ylabel="top-1 accuracy (%)", title=f"Single-dimension scaling (paper Fig. 3): {title}")
+                   ylabel=ylabel, title=f"Single-dimension scaling (paper Fig. 3): {title}")
             written["fig3"] = FIGURES["fig3"]
-    grid = [e for e in summary if e["method"] == "grid"]
+    grid = [e for e in main if e["method"] == "grid"]
     if grid:
-        series: dict[str, list] = defaultdict(list)
+        metric = f"{split}_top1"
+        series_grid: dict[str, list] = defaultdict(list)
         for e in grid:
-            series[f"d={e['grid_depth']:g}, r={e['grid_resolution']:g}"].append(
-                (e["macs"] / 1e6, e["top1_mean"], e["top1_std"]))
+            series_grid[f"d={e['grid_depth']:g}, r={e['grid_resolution']:g}"].append(
+                (e["macs"] / 1e6, e[f"{metric}_mean"], e[f"{metric}_std"]))
         notes = {name: [f"w={e['grid_width']:g}" for e in sorted(
             (e for e in grid if f"d={e['grid_depth']:g}, r={e['grid_resolution']:g}" == name),
-            key=lambda e: e["macs"])] for name in series}
-        line_plot(series, output / FIGURES["fig4"], xlabel="MMACs (multiply-adds)", ylabel="top-1 accuracy (%)",
-                  logx=True, title=f"Width scaling under different (d, r) (paper Fig. 4): {title}", annotate=notes)
+            key=lambda e: e["macs"])] for name in series_grid}
+        line_plot(series_grid, output / FIGURES["fig4"], xlabel="MMACs (multiply-adds)", ylabel=ylabel, logx=True,
+                  title=f"Width scaling under different (d, r) (paper Fig. 4): {title}", annotate=notes)
         written["fig4"] = FIGURES["fig4"]
     return written
 
 
-def _fmt_cost(entry: dict[str, Any]) -> str:
-    return f"{entry['macs'] / 1e6:.1f}M"
+def _score(entry: dict[str, Any], metric: str) -> str:
+    mean, std = entry.get(f"{metric}_mean"), entry.get(f"{metric}_std")
+    return "-" if mean is None else f"{mean:.2f} +- {std:.2f}"
 
 
-def markdown(summary: list[dict[str, Any]], compare: list[dict[str, Any]], inputs: dict[str, Any],
-             counts: dict[str, int], figures: dict[str, str], failed: list[dict[str, Any]],
-             speed: dict[str, float] | None = None) -> str:
-    proxy = inputs["proxy"]
-    baseline = inputs["baseline"]["name"]
-    failures = f", {counts['failed']} failed" if counts.get("failed") else ""
+def _interval(c: dict[str, Any]) -> str:
+    if c["mean"] is None:
+        return "-"
+    if c["low"] is None:
+        return f"{c['mean']:+.2f} (one seed: no interval)"
+    return f"{c['mean']:+.2f} [{c['low']:+.2f}, {c['high']:+.2f}]"
+
+
+def conclusion(compare: list[dict[str, Any]], summary: list[dict[str, Any]], split: str) -> list[str]:
+    """The verdicts in words, exactly as strong as the intervals allow, with what limits them."""
+    if not compare:
+        return []
+    lines = []
+    better = [c for c in compare if c["verdict"] == "better"]
+    worse = [c for c in compare if c["verdict"] == "worse"]
+    unclear = [c for c in compare if c["verdict"] == "not distinguishable"]
+    name = {"better": "beats", "worse": "is beaten by"}
+    for group in (better, worse):
+        for c in group:
+            lines.append(f"- At {c['budget']:g}x, compound scaling {name[c['verdict']]} {c['against']} scaling on the "
+                         f"{split} split: {c['mean']:+.2f} points, 95% CI [{c['low']:+.2f}, {c['high']:+.2f}], "
+                         f"Holm-adjusted p = {c['p_holm']:.3g}, {c['n']} paired seeds.")
+    if unclear:
+        names = ", ".join(f"{c['against']} at {c['budget']:g}x" for c in unclear)
+        lines.append(f"- Compound scaling cannot be told apart from {names} at this number of seeds "
+                     f"(Holm-corrected, family-wise error {1 - LEVEL:.0%}).")
+    if any(c["n"] < 2 for c in compare):
+        lines.append("- Some comparisons have a single seed: no interval and no verdict is possible for them.")
+    flagged = [e for e in summary if e["still_improving"]]
+    if flagged:
+        networks = ", ".join(f"{network_name((e['method'], e['budget']))} ({e['still_improving']} of {e['trials']})"
+                             for e in flagged if e["method"] != "grid")
+        lines.append(f"- Still improving at the end of the schedule: {networks or 'grid networks'}. The ranking may "
+                     "change with a longer schedule.")
+    elif summary and all(e["curve_unknown"] == e["trials"] for e in summary):
+        lines.append("- The learning curves have too few points to tell whether the schedule was long enough.")
+    return lines
+
+
+def markdown(data: dict[str, Any]) -> str:
+    inputs, counts = data["inputs"], data["counts"]
+    proxy, split = inputs["proxy"], data["score_split"]
+    main_epochs = proxy["epochs"]
+    summary = [e for e in data["summary"] if e["schedule_epochs"] == main_epochs]
+    speed = data.get("throughput")
     overrides = f" ({' '.join(proxy['overrides'])})" if proxy["overrides"] else ""
-    lines = [f"# Scaling study: {baseline}", "",
-             f"Data `{proxy['data']}`, recipe `{proxy['recipe']}`{overrides}, "
-             f"{proxy['epochs']} epoch(s) on {proxy['limit_train'] or 'all'} training images, scored on "
-             f"{proxy['limit_val'] or 'all'} validation images; baseline at {inputs['baseline']['resolution']} px; "
-             f"budgets {', '.join(f'{b:g}x' for b in inputs['budgets'])} of the baseline's "
-             f"{'MACs' if inputs['budget_metric'] == 'macs' else 'measured latency'}; {inputs['seeds']} seed(s); "
-             f"compound with alpha={inputs['alpha']:g}, beta={inputs['beta']:g}, gamma={inputs['gamma']:g}.",
-             f"Trials: {counts['done']} of {counts['planned']} done{failures}"
+    trouble = "".join(f", {counts[k]} {k}" for k in ("failed", "interrupted") if counts.get(k))
+    validation = (f"validated on {data['data'].get('val_source', 'a held-out split')}"
+                  if data.get("data") else f"validated on the {proxy.get('val_split', 'dataset')} split")
+    lines = [f"# Scaling study: {inputs['baseline']['name']}", "",
+             f"Data `{proxy['data']}`, recipe `{proxy['recipe']}`{overrides}, {main_epochs} epoch(s) on "
+             f"{proxy['limit_train'] or 'all'} training images, {validation} "
+             f"({proxy['limit_val'] or 'all'} images), test split scored once per trial; baseline at "
+             f"{inputs['baseline']['resolution']} px; budgets {', '.join(f'{b:g}x' for b in inputs['budgets'])} of "
+             f"the baseline's {'MACs' if inputs['budget_metric'] == 'macs' else 'measured latency'} (classifier of "
+             f"{inputs.get('num_classes')} classes); {inputs['seeds']} seed(s), paired across methods; compound "
+             f"with alpha={inputs['alpha']:g}, beta={inputs['beta']:g}, gamma={inputs['gamma']:g}, repeats rounded "
+             f"by {inputs.get('repeat_rounding', 'ceil')}.",
+             f"Trials: {counts['done']} of {counts['planned']} done{trouble}"
              + (f"; {speed['trials_per_hour']} trials per hour over {speed['wall_hours']} h of wall clock."
-                if speed and speed.get("trials_per_hour") else "."),
+                if speed and speed.get("trials_per_hour") else "."), "",
+             f"Final numbers are on the **{split}** split" + (" (no test split: validation)." if split == "val"
+                                                               else "; validation numbers are what choices use."),
              "", "## Table 7 form: top-1 (mean +- std over seeds) per scaling method and budget", "",
-             "| method | budget | d | w | r (px) | params | MACs | latency ms | top-1 | top-5 | seeds |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| method | budget | d (effective) | w (effective) | r (effective, px) | params | MACs | latency ms | "
+             "val top-1 | test top-1 | still improving | seeds |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for e in summary:
         if e["method"] == "grid":
             continue
-        lines.append(f"| {e['method']} | {e['budget']:g}x | {e['depth']:.3g} | {e['width']:.3g} | "
-                     f"{e['resolution']:.3g} ({e['image_size']}) | {e['params'] / 1e6:.2f}M | {_fmt_cost(e)} | "
-                     f"{e['latency_ms']:.2f} | {e['top1_mean']:.2f} +- {e['top1_std']:.2f} | "
-                     f"{e['top5_mean']:.2f} | {e['trials']} |")
+        lines.append(f"| {e['method']} | {e['budget']:g}x | {e['depth']:.3g} ({e['effective_depth']:.3g}) | "
+                     f"{e['width']:.3g} ({e['effective_width']:.3g}) | {e['resolution']:.3g} "
+                     f"({e['effective_resolution']:.3g}, {e['image_size']}) | {e['params'] / 1e6:.2f}M | "
+                     f"{e['macs'] / 1e6:.1f}M | {e['latency_ms']:.2f} | {_score(e, 'val_top1')} | "
+                     f"{_score(e, 'test_top1')} | {e['still_improving']} of {e['trials']} | {e['trials']} |")
+    compare = data["comparisons"]
     if compare:
-        lines += ["", "## Compound scaling against each single dimension at the same budget", "",
-                  "| budget | against | compound top-1 | other top-1 | difference | spread (std of the difference) | "
-                  "verdict |", "|---|---|---|---|---|---|---|"]
+        lines += ["", f"## Compound scaling against each single dimension at the same budget ({split} split)", "",
+                  f"Paired by seed: the mean difference (compound minus the other) with its {LEVEL:.0%} Student-t "
+                  "interval; p-values Holm-corrected across the comparisons below.", "",
+                  "| budget | against | compound | other | difference [95% CI] | p (Holm) | verdict |",
+                  "|---|---|---|---|---|---|---|"]
+        by = {(e["method"], e["budget"]): e for e in summary}
         for c in compare:
-            if c["seeds"] < 2:
-                verdict = "one seed: no spread to judge by"
-            elif abs(c["difference"]) <= c["spread"]:
-                verdict = "within the spread"
-            else:
-                verdict = "compound wins" if c["difference"] > 0 else "compound loses"
-            lines.append(f"| {c['budget']:g}x | {c['against']} | {c['compound_top1']:.2f} | {c['other_top1']:.2f} | "
-                         f"{c['difference']:+.2f} | {c['spread']:.2f} | {verdict} |")
+            mine, other = by.get(("compound", c["budget"]), {}), by.get((c["against"], c["budget"]), {})
+            p = "-" if c["p_holm"] is None else f"{c['p_holm']:.3g}"
+            lines.append(f"| {c['budget']:g}x | {c['against']} | {_score(mine, f'{split}_top1')} | "
+                         f"{_score(other, f'{split}_top1')} | {_interval(c)} | {p} | {c['verdict']} |")
+        lines += ["", "### What this shows", "", *conclusion(compare, summary, split)]
+    for check in data.get("fidelity", []):
+        lines += ["", f"## Fidelity check: the same networks at {check['epochs']} epochs", "",
+                  f"Rank agreement of the networks' mean validation top-1 with the {main_epochs}-epoch schedule: "
+                  f"Kendall tau = {check['kendall_tau_val'] if check['kendall_tau_val'] is not None else '-'} over "
+                  f"{check['networks']} networks."]
+        if check["changed_verdicts"]:
+            lines.append("Verdicts that differ: " + "; ".join(
+                f"{c['against']} at {c['budget']:g}x ({c['main']} at {main_epochs} epochs, {c['here']} here)"
+                for c in check["changed_verdicts"]) + ". The ranking depends on the schedule length.")
+        elif check["verdicts"]:
+            lines.append("No verdict differs between the two schedule lengths.")
     grid = [e for e in summary if e["method"] == "grid"]
     if grid:
         lines += ["", "## Width scaling under fixed (depth, resolution) (Fig. 4)", "",
-                  "| d | r | w | MACs | top-1 |", "|---|---|---|---|---|"]
-        lines += [f"| {e['grid_depth']:g} | {e['grid_resolution']:g} | {e['grid_width']:g} | {_fmt_cost(e)} | "
-                  f"{e['top1_mean']:.2f} +- {e['top1_std']:.2f} |" for e in grid]
-    if figures:
-        lines += ["", "## Figures", ""] + [f"- `{name}`" for name in figures.values()]
-    if failed:
-        lines += ["", "## Failed trials", ""] + [f"- {f['params']}: {f['error']}" for f in failed]
+                  "| d | r | w | MACs | val top-1 | test top-1 |", "|---|---|---|---|---|---|"]
+        lines += [f"| {e['grid_depth']:g} | {e['grid_resolution']:g} | {e['grid_width']:g} | "
+                  f"{e['macs'] / 1e6:.1f}M | {_score(e, 'val_top1')} | {_score(e, 'test_top1')} |" for e in grid]
+    if data["figures"]:
+        lines += ["", "## Figures", ""] + [f"- `{name}`" for name in data["figures"].values()]
+    if data["failed"]:
+        lines += ["", "## Failed or interrupted trials", ""] + [f"- {f['params']}: {f['error']}"
+                                                               for f in data["failed"]]
     return "\n".join(lines) + "\n"
 
 
@@ -199,19 +333,27 @@ def write_outputs(engine: Engine, output: Path, counts: dict[str, int]) -> dict[
     """results.json, report.md and the figures from the study's finished trials; returns results.json's data."""
     records = engine.records()
     rows = trial_rows(records)
-    summary = summary_rows(rows)
-    compare = comparisons(summary)
-    failed = [{"params": r.params, "error": r.metrics.get("error")} for r in records if r.state == "fail"]
     inputs = engine.plan.inputs
-    figures = write_figures(summary, output, inputs["baseline"]["name"]) if summary else {}
+    main_epochs = inputs["proxy"]["epochs"]
+    for row in rows:
+        row["schedule_epochs"] = row.get("schedule_epochs") or main_epochs
+    summary = summary_rows(rows, inputs.get("converged_within", 0.5))
+    main_rows = [r for r in rows if r["schedule_epochs"] == main_epochs]
+    split = score_split(main_rows)
+    compare = comparisons(main_rows, split)
+    failed = [{"params": r.params, "error": r.metrics.get("error")} for r in records if r.state == "fail"]
+    figures = write_figures(summary, output, inputs["baseline"]["name"], split, main_epochs) if summary else {}
     data = {"study": engine.plan.name, "inputs": inputs, "counts": counts, "throughput": throughput(records),
-            "trials": rows, "summary": summary, "comparisons": compare, "failed": failed, "figures": figures}
+            "data": engine.all_derived().get("data"), "score_split": split, "summary": summary, "comparisons": compare,
+            "comparisons_val": comparisons(main_rows, "val") if split == "test" else compare,
+            "fidelity": fidelity_check(rows, main_epochs, split), "failed": failed, "figures": figures,
+            "trials": rows}
     with atomic_path(output / RESULTS) as temp:
         temp.write_text(json.dumps(data, indent=2, allow_nan=False, default=str))
     with atomic_path(output / REPORT) as temp:
-        temp.write_text(markdown(summary, compare, inputs, counts, figures, failed, data["throughput"]))
+        temp.write_text(markdown(data))
     return data
 
 
-__all__ = ["FIGURES", "REPORT", "RESULTS", "comparisons", "markdown", "summary_rows", "trial_rows", "write_figures",
-           "write_outputs"]
+__all__ = ["FIGURES", "REPORT", "RESULTS", "comparisons", "conclusion", "fidelity_check", "markdown",
+           "score_split", "summary_rows", "trial_rows", "write_figures", "write_outputs"]

@@ -1,42 +1,55 @@
 """The paper's Section 4 method for alpha, beta, gamma. Step 1: fix phi = 1, grid-search alpha, beta, gamma >= 1
-with alpha * beta^2 * gamma^2 ~= 2 (each candidate trained on the proxy schedule with several seeds) and keep the
-best mean accuracy. Step 2: fix them and scale the baseline with phi = 1..N to make the family (spec files).
+whose phi = 1 network really costs about `target` times the baseline's MACs (measured after rounding, with the
+task's classifier: the nominal alpha * beta^2 * gamma^2 can be far from what rounding builds), the paper's own
+(1.2, 1.1, 1.15) always among them; train each candidate on the proxy schedule with several seeds and rank them
+on the validation split. Then the confirm phase trains the top candidates again with fresh seeds and chooses
+among them -- a winner that was luck on the grid's seeds does not survive it -- and says when the winner cannot
+be told from the runner-up. Step 2: fix the chosen coefficients and scale the baseline with phi = 1..N (spec
+files).
 
-The default is the full grid, as in the paper; an Optuna pruner can stop weak candidates early for a cheaper
-search (each epoch's validation accuracy is reported to it)."""
+An Optuna pruner (successive halving or Hyperband over the validation points of each trial's schedule) can stop
+weak candidates early, so the long schedule is spent on promising ones; the report says how much was saved."""
 
 from __future__ import annotations
 
 import itertools
 import json
 import os
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from ..engine import PRUNERS as ENGINE_PRUNERS
-from ..engine import Engine, Plan, TrialContext, summarize
+from ..engine import Engine, Plan, TrialContext, run_experiment, summarize
 from ..errors import InputError
+from ..experiments.compare import Comparison, run_comparison, winner
 from ..experiments.plots import scatter
 from ..outputs import atomic_path
 from ..profiling import analyze
-from ..scaling import scale_spec
+from ..scaling import ALPHA, BETA, GAMMA, REPEAT_ROUNDINGS, ScalingWarning, scale_spec
 from ..spec import NetSpec, SpecError
-from ..trial import ProxySchedule, spec_metrics, train_trial
+from ..trial import ProxySchedule, check_data, spec_metrics, train_trial
 
-KIND = "coefficient-search"
+KIND, CONFIRM_KIND = "coefficient-search", "coefficient-confirm"
 OBJECTIVE = "effnet.search.coefficients:objective"
 PRUNERS = ("none", *ENGINE_PRUNERS)
-COEFFICIENTS, FAMILY, REPORT = "coefficients.json", "family", "report.md"
+COEFFICIENTS, FAMILY, REPORT, CONFIRM = "coefficients.json", "family", "report.md", "confirm"
 FIGURE = "candidates.png"
+PAPER = (ALPHA, BETA, GAMMA)
+MAX_GRID_POINTS = 200_000  # grid points examined (each one is profiled) -- refused beyond, before anything runs
+MAX_CANDIDATES = 2_000
 
 
 @dataclass(frozen=True)
 class CoefficientSearch:
-    """Step 1's grid: alpha, beta, gamma from `low` to `high` in steps of `step`, kept when alpha * beta^2 *
-    gamma^2 is within `tolerance` of `target` (2: FLOPS double per unit of phi); every candidate trained at phi = 1
-    with `seeds` seeds on the proxy schedule. `family` > 0 also writes phi = 1..family (Step 2)."""
+    """Step 1's grid: alpha, beta, gamma from `low` to `high` in steps of `step`, kept when the phi = 1 network's
+    real MACs ratio to the baseline is within `tolerance` of `target` (2: FLOPS double per unit of phi); the
+    paper's point is always kept. Every candidate is trained at phi = 1 with `seeds` seeds on the proxy schedule;
+    the `confirm` best (by validation top-1) are trained again with `confirm_seeds` fresh seeds, and the choice
+    is made among those. `family` > 0 also writes phi = 1..family (Step 2). `num_classes` comes from the data."""
 
     baseline: NetSpec
     step: float = 0.05
@@ -48,126 +61,244 @@ class CoefficientSearch:
     proxy: ProxySchedule = field(default_factory=ProxySchedule)
     family: int = 0
     pruner: str = "none"
-    num_classes: int = 10
+    num_classes: int | None = None
+    confirm: int = 3
+    confirm_seeds: int = 3
+    repeat_rounding: str = "ceil"
+
+    objective = OBJECTIVE
+    outputs = (COEFFICIENTS, REPORT, FIGURE, FAMILY, CONFIRM)
 
     def __post_init__(self) -> None:
         if not (0 < self.step <= 1) or not (1.0 <= self.low <= self.high <= 4.0):
             raise InputError(f"the grid needs 0 < step <= 1 and 1 <= low <= high <= 4, got step {self.step:g}, "
                              f"range {self.low:g}-{self.high:g}")
+        points = len(self.values()) ** 3
+        if points > MAX_GRID_POINTS:
+            raise InputError(f"the grid has {points:,} points, more than {MAX_GRID_POINTS:,}; use a coarser step "
+                             "or a narrower range")
         if not 0 < self.tolerance < self.target:
             raise InputError(f"tolerance must be in (0, {self.target:g}), got {self.tolerance:g}")
         if self.pruner not in PRUNERS:
             raise InputError(f"pruner must be one of {', '.join(PRUNERS)}, got {self.pruner!r}")
-        if self.seeds < 1 or self.family < 0:
-            raise InputError("seeds must be >= 1 and family >= 0")
-        if not self.candidates():
-            raise InputError(f"no grid point satisfies |alpha * beta^2 * gamma^2 - {self.target:g}| <= "
-                             f"{self.tolerance:g} (step {self.step:g}, range {self.low:g}-{self.high:g}); widen the "
-                             "range, refine the step or raise the tolerance")
+        if self.seeds < 1 or self.family < 0 or self.confirm < 0 or self.confirm_seeds < 1:
+            raise InputError("seeds and confirm-seeds must be >= 1, family and confirm >= 0")
+        if self.family > 16:
+            raise InputError(f"family must be at most 16 members, got {self.family}")
+        if self.repeat_rounding not in REPEAT_ROUNDINGS:
+            raise InputError(f"repeat rounding must be one of {', '.join(REPEAT_ROUNDINGS)}")
+        if self.pruner != "none" and self.proxy.val_points < 2:
+            raise InputError("a pruner needs intermediate validation points: val-points must be at least 2")
 
     def values(self) -> list[float]:
         count = int(round((self.high - self.low) / self.step)) + 1
         values = (round(self.low + i * self.step, 6) for i in range(count))
         return [value for value in values if value <= self.high + 1e-9]
 
+    def network(self, alpha: float, beta: float, gamma: float) -> NetSpec:
+        """A candidate's phi = 1 network."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ScalingWarning)  # most grid points are far from a product of 2
+            return scale_spec(self.baseline, phi=1.0, alpha=alpha, beta=beta, gamma=gamma,
+                              repeat_rounding=self.repeat_rounding,
+                              name=f"{self.baseline.name}-phi1-{label(alpha, beta, gamma)}")
+
+    @cached_property
+    def ratios(self) -> dict[tuple[float, float, float], float]:
+        """The real MACs ratio at phi = 1 of every grid point (and the paper's) that can be built."""
+        base = float(analyze(self.baseline, num_classes=self.num_classes or 10).macs)
+        points = set(itertools.product(self.values(), repeat=3)) | {PAPER}
+        out = {}
+        for point in sorted(points):
+            try:
+                macs = analyze(self.network(*point), num_classes=self.num_classes or 10).macs
+            except SpecError:
+                continue
+            out[point] = round(macs / base, 4)
+        return out
+
     def candidates(self) -> list[tuple[float, float, float]]:
-        """The grid points that keep alpha * beta^2 * gamma^2 within the tolerance of the target."""
-        values = self.values()
-        return [(a, b, g) for a, b, g in itertools.product(values, values, values)
-                if abs(a * b * b * g * g - self.target) <= self.tolerance + 1e-12]
+        """The grid points whose real MACs ratio is within the tolerance of the target, and the paper's point."""
+        kept = [p for p, ratio in self.ratios.items() if abs(ratio - self.target) <= self.tolerance + 1e-12]
+        return sorted(set(kept) | ({PAPER} if PAPER in self.ratios else set()))
 
     def inputs(self) -> dict[str, Any]:
         return {"baseline": self.baseline.to_dict(), "step": self.step, "low": self.low, "high": self.high,
                 "tolerance": self.tolerance, "target": self.target, "seeds": self.seeds,
-                "proxy": self.proxy.to_dict(), "pruner": self.pruner, "num_classes": self.num_classes}
+                "proxy": self.proxy.to_dict(), "pruner": self.pruner, "num_classes": self.num_classes,
+                "repeat_rounding": self.repeat_rounding}
 
     def plan(self) -> Plan:
+        candidates = self.candidates()
+        if not candidates:
+            raise InputError(f"no grid point's phi = 1 network costs {self.target:g}x the baseline within "
+                             f"{self.tolerance:g} (step {self.step:g}, range {self.low:g}-{self.high:g}); widen the "
+                             "range, refine the step or raise the tolerance")
+        if len(candidates) * self.seeds > MAX_CANDIDATES:
+            raise InputError(f"the grid keeps {len(candidates):,} candidates x {self.seeds} seeds, more than "
+                             f"{MAX_CANDIDATES:,} trials; lower the tolerance or use a coarser step")
         trials = tuple({"alpha": a, "beta": b, "gamma": g, "seed": seed}
-                       for seed in range(self.seeds) for a, b, g in self.candidates())
-        return Plan(KIND, self.inputs(), trials, pruner=None if self.pruner == "none" else self.pruner)
+                       for seed in range(self.seeds) for a, b, g in candidates)
+        pruner = None if self.pruner == "none" else self.pruner
+        return Plan(KIND, self.inputs(), trials, pruner=pruner,
+                    pruner_args={"max_resource": self.proxy.val_points} if pruner else {})
+
+    def prepare(self) -> CoefficientSearch:
+        facts = check_data(self.proxy)
+        search = self if self.num_classes is not None else replace(self, num_classes=facts.classes)
+        search.plan()  # refuses an empty or oversized grid before anything is written
+        return search
+
+    def derive(self, engine: Engine) -> None:
+        engine.derived("proxy", self.proxy.to_dict)
+        engine.derived("candidates", lambda: size_candidates(self))
+
+    def write(self, engine: Engine, counts: dict[str, int]) -> dict[str, Any]:
+        return write_outputs(engine, self, engine.output, counts)
 
 
 def label(alpha: float, beta: float, gamma: float) -> str:
     return f"a{alpha:g}-b{beta:g}-g{gamma:g}"
 
 
+def parse_label(text: str) -> tuple[float, float, float]:
+    a, b, g = (float(part[1:]) for part in text.split("-"))
+    return a, b, g
+
+
 def size_candidates(search: CoefficientSearch) -> dict[str, Any]:
-    """Every candidate's phi = 1 network, with its real MACs ratio to the baseline after rounding."""
-    base_macs = analyze(search.baseline, num_classes=search.num_classes).macs
+    """Every candidate's phi = 1 network, with its nominal product and real MACs ratio to the baseline."""
     out = {}
     for a, b, g in search.candidates():
-        spec = scale_spec(search.baseline, phi=1.0, alpha=a, beta=b, gamma=g, name=f"{search.baseline.name}-phi1-"
-                          f"{label(a, b, g)}")
-        metrics = spec_metrics(spec, search.num_classes)
+        spec = search.network(a, b, g)
         out[label(a, b, g)] = {"spec": spec.to_dict(), "product": round(a * b * b * g * g, 6),
-                               "macs_ratio": round(metrics["macs"] / base_macs, 4), **metrics}
+                               "macs_ratio": search.ratios[(a, b, g)], "paper": (a, b, g) == PAPER,
+                               **spec_metrics(spec, search.num_classes or 10)}
     return out
 
 
 def objective(params: dict[str, Any], context: TrialContext) -> dict[str, Any]:
-    """One candidate, one seed: train its phi = 1 network on the proxy schedule."""
+    """One candidate, one seed: train its phi = 1 network on the proxy schedule (each validation point goes to the
+    pruner)."""
     candidate = context.derived["candidates"][label(params["alpha"], params["beta"], params["gamma"])]
     proxy = ProxySchedule.from_dict(context.derived["proxy"])
     result = train_trial(NetSpec.from_dict(candidate["spec"]), proxy, int(params["seed"]), context.folder,
-                         on_epoch=context.report)
-    return {"value": result["top1"], **{k: params[k] for k in ("alpha", "beta", "gamma", "seed")},
+                         on_validate=context.report)
+    return {"value": result["val_top1"], **{k: params[k] for k in ("alpha", "beta", "gamma", "seed")},
             "product": candidate["product"], "macs_ratio": candidate["macs_ratio"], "params": candidate["params"],
             "macs": candidate["macs"], **result}
 
 
 def run_coefficient_search(search: CoefficientSearch, output: str | os.PathLike[str], *, storage: str | None = None,
-                           workers: int = 1, threads: int = 1, progress: bool = True) -> dict[str, Any]:
-    """Step 1 (and with `family`, Step 2) in `output`; returns coefficients.json's content."""
+                           workers: int = 1, threads: int = 1, progress: bool = True,
+                           overwrite: bool = False, max_failures: int | None = None) -> dict[str, Any]:
+    """Step 1 -- the grid, then the confirm phase of its best candidates in `output/confirm` -- and with `family`,
+    Step 2, in `output`; returns coefficients.json's content."""
     folder = Path(output)
-    if search.pruner != "none" and search.proxy.validate != "every":  # the pruner judges every epoch
-        search = replace(search, proxy=replace(search.proxy, validate="every"))
-    engine = Engine(search.plan(), folder, storage=storage)
-    engine.derived("proxy", search.proxy.to_dict)
-    engine.derived("candidates", lambda: size_candidates(search))
-    return engine.run_and_write(OBJECTIVE, lambda counts: write_outputs(engine, search, folder, counts),
-                                workers=workers, threads=threads, progress=progress)
-
-
-def write_outputs(engine: Engine, search: CoefficientSearch, folder: Path, counts: dict[str, int]) -> dict[str, Any]:
+    search = search.prepare()
+    data = run_experiment(search, folder, storage=storage, workers=workers, threads=threads, progress=progress,
+                          overwrite=overwrite, max_failures=max_failures)
+    if data["counts"]["done"] < data["counts"]["planned"] or not search.confirm or not data["ranking"]:
+        return data
+    top = data["ranking"][: search.confirm]
+    engine = Engine(search.plan(), folder, storage=storage, outputs=search.outputs)
     candidates = engine.all_derived()["candidates"]
-    scores: dict[str, list[float]] = defaultdict(list)
+    confirmation = Comparison({key: NetSpec.from_dict(candidates[key]["spec"]) for key in top},
+                              seeds=search.confirm_seeds, proxy=search.proxy, num_classes=search.num_classes,
+                              first_seed=search.seeds, kind=CONFIRM_KIND)
+    confirmed = run_comparison(confirmation, folder / CONFIRM, storage=storage, workers=workers, threads=threads,
+                               progress=progress, overwrite=overwrite, max_failures=max_failures)
+    return write_outputs(engine, search, folder, data["counts"], confirmed)
+
+
+def grid_rows(engine: Engine, search: CoefficientSearch) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Per candidate: nominal product, real MACs ratio, validation and test top-1 over the grid's seeds (trained
+    ones), how many were pruned; and the steps the grid trained against the steps of the unpruned grid."""
+    candidates = engine.all_derived()["candidates"]
+    val: dict[str, list[float]] = defaultdict(list)
+    test: dict[str, list[float]] = defaultdict(list)
     pruned: dict[str, int] = defaultdict(int)
+    steps, full_steps = 0, None
     for record in engine.records():
+        if record.state not in ("complete", "pruned"):
+            continue
         key = label(record.params["alpha"], record.params["beta"], record.params["gamma"])
+        curve = record.metrics.get("curve") or []
+        steps += int(record.metrics.get("steps") or (curve[-1]["step"] if curve else 0))
         if record.state == "complete":
-            scores[key].append(float(record.metrics["top1"]))
-        elif record.state == "pruned":
+            val[key].append(float(record.metrics["val_top1"]))
+            if record.metrics.get("test_top1") is not None:
+                test[key].append(float(record.metrics["test_top1"]))
+            full_steps = full_steps or record.metrics.get("steps")
+        else:
             pruned[key] += 1
     rows = []
     for key, info in candidates.items():
-        a, b, g = (float(part[1:]) for part in key.split("-"))
-        mean, std = summarize(scores[key]) if scores[key] else (None, None)
-        rows.append({"alpha": a, "beta": b, "gamma": g, "product": info["product"], "macs_ratio": info["macs_ratio"],
-                     "params": info["params"], "macs": info["macs"], "top1_mean": mean, "top1_std": std,
-                     "trained": len(scores[key]), "pruned": pruned[key]})
-    scored = [row for row in rows if row["top1_mean"] is not None and row["trained"] == search.seeds]
+        a, b, g = parse_label(key)
+        vm, vs = summarize(val[key]) if val[key] else (None, None)
+        tm, ts = summarize(test[key]) if test[key] else (None, None)
+        rows.append({"label": key, "alpha": a, "beta": b, "gamma": g, "paper": info.get("paper", False),
+                     "product": info["product"], "macs_ratio": info["macs_ratio"], "params": info["params"],
+                     "macs": info["macs"], "val_top1_mean": vm, "val_top1_std": vs, "test_top1_mean": tm,
+                     "test_top1_std": ts, "trained": len(val[key]), "pruned": pruned[key]})
+    planned = len(engine.plan.trials)
+    compute = {"steps_trained": steps, "steps_full_grid": full_steps * planned if full_steps else None,
+               "trials_pruned": sum(pruned.values()), "trials": planned}
+    if compute["steps_full_grid"]:
+        compute["fraction_of_full_grid"] = round(steps / compute["steps_full_grid"], 4)
+    return rows, compute
+
+
+def write_outputs(engine: Engine, search: CoefficientSearch, folder: Path, counts: dict[str, int],
+                  confirmed: dict[str, Any] | None = None) -> dict[str, Any]:
+    """coefficients.json, report.md and the figure; the choice (and the family) once the grid and its confirm
+    phase have both finished."""
+    rows, compute = grid_rows(engine, search)
+    ranked = sorted((r for r in rows if r["trained"] == search.seeds), key=lambda r: (-r["val_top1_mean"], r["macs"]))
     data: dict[str, Any] = {"study": engine.plan.name, "inputs": engine.plan.inputs, "counts": counts,
-                            "alpha": None, "beta": None, "gamma": None,
-                            "candidates": sorted(rows, key=lambda r: -(r["top1_mean"] or -1.0))}
-    if scored:
-        best = max(scored, key=lambda r: (r["top1_mean"], -r["macs"]))
+                            "selection_split": "val", "alpha": None, "beta": None, "gamma": None,
+                            "candidates": sorted(rows, key=lambda r: -(r["val_top1_mean"] or -1.0)),
+                            "ranking": [r["label"] for r in ranked], "compute": compute}
+    complete = counts["done"] >= counts["planned"]
+    if confirmed is not None:
+        names = list(confirmed["inputs"]["models"])
+        choice = winner(confirmed["trials"], names, "val_top1")
+        data["confirm"] = {"candidates": names, "seeds": confirmed["inputs"]["seeds"],
+                           "first_seed": confirmed["inputs"]["first_seed"], "counts": confirmed["counts"],
+                           "summary": confirmed["summary"], "winner": choice,
+                           "grid_winner": ranked[0]["label"] if ranked else None}
+        if choice is not None and confirmed["counts"]["done"] >= confirmed["counts"]["planned"]:
+            data["choice_source"] = "confirm"
+            best_key = choice["model"]
+        else:
+            best_key = None
+    elif ranked and complete and not search.confirm:
+        data["choice_source"] = "grid"
+        best_key = ranked[0]["label"]
+    else:
+        best_key = None
+    if best_key is not None:
+        best = next(r for r in rows if r["label"] == best_key)
         data.update(alpha=best["alpha"], beta=best["beta"], gamma=best["gamma"], best=best)
         if search.family:
             data["family"] = write_family(search.baseline, best["alpha"], best["beta"], best["gamma"], search.family,
-                                          folder / FAMILY, search.num_classes)
+                                          folder / FAMILY, search.num_classes or 10, search.repeat_rounding)
     with atomic_path(folder / COEFFICIENTS) as temp:
         temp.write_text(json.dumps(data, indent=2, allow_nan=False))
-    if scored:
-        points = {"candidate (mean top-1)": [(r["macs_ratio"], r["top1_mean"]) for r in scored]}
+    if ranked:
+        points = {"candidate (mean val top-1)": [(r["macs_ratio"], r["val_top1_mean"]) for r in ranked
+                                                 if not r["paper"]],
+                  "the paper's (1.2, 1.1, 1.15)": [(r["macs_ratio"], r["val_top1_mean"]) for r in ranked
+                                                   if r["paper"]]}
         scatter(points, folder / FIGURE, xlabel="real MACs ratio at phi = 1 (after rounding)",
-                ylabel="top-1 accuracy (%)", title=f"Step-1 grid on {search.baseline.name}")
+                ylabel="validation top-1 (%)", title=f"Step-1 grid on {search.baseline.name}")
     with atomic_path(folder / REPORT) as temp:
         temp.write_text(markdown(data, search))
     return data
 
 
 def write_family(baseline: NetSpec, alpha: float, beta: float, gamma: float, count: int, folder: Path,
-                 num_classes: int = 10) -> list[dict[str, Any]]:
+                 num_classes: int = 10, repeat_rounding: str = "ceil") -> list[dict[str, Any]]:
     """Step 2: phi = 1..count with the chosen coefficients, each as a spec file (`phiN.json`) with its profile,
     which every command accepts as a model."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -175,6 +306,7 @@ def write_family(baseline: NetSpec, alpha: float, beta: float, gamma: float, cou
     for phi in range(1, count + 1):
         try:
             spec = scale_spec(baseline, phi=float(phi), alpha=alpha, beta=beta, gamma=gamma,
+                              repeat_rounding=repeat_rounding,
                               name=f"{baseline.name}-a{alpha:g}-b{beta:g}-g{gamma:g}-phi{phi}")
             profile = analyze(spec, num_classes=num_classes)
         except SpecError as error:
@@ -187,27 +319,61 @@ def write_family(baseline: NetSpec, alpha: float, beta: float, gamma: float, cou
     return family
 
 
+def _score(mean: float | None, std: float | None) -> str:
+    return "-" if mean is None else f"{mean:.2f} +- {std:.2f}"
+
+
 def markdown(data: dict[str, Any], search: CoefficientSearch) -> str:
-    proxy = search.proxy
+    proxy, counts, compute = search.proxy, data["counts"], data["compute"]
     lines = [f"# Step-1 coefficient search: {search.baseline.name}", "",
-             f"Grid {search.low:g}..{search.high:g} step {search.step:g}, "
-             f"|alpha beta^2 gamma^2 - {search.target:g}| <= {search.tolerance:g}: {len(data['candidates'])} "
-             f"candidates, each trained at phi = 1 with {search.seeds} "
-             f"seed(s) on `{proxy.data}` ({proxy.epochs} epoch(s), {proxy.limit_train or 'all'} training images, "
-             f"{proxy.limit_val or 'all'} validation images, baseline at {search.baseline.resolution} px)"
-             f"{', pruner ' + search.pruner if search.pruner != 'none' else ''}.", ""]
+             f"Grid {search.low:g}..{search.high:g} step {search.step:g}, kept where the phi = 1 network's real MACs "
+             f"ratio is within {search.tolerance:g} of {search.target:g} (the paper's 1.2, 1.1, 1.15 always kept): "
+             f"{len(data['candidates'])} candidates, each trained at phi = 1 with {search.seeds} seed(s) on "
+             f"`{proxy.data}` ({proxy.epochs} epoch(s), {proxy.limit_train or 'all'} training images, baseline at "
+             f"{search.baseline.resolution} px), ranked on the validation split ({proxy.val_split}, "
+             f"{proxy.limit_val or 'all'} images){', pruner ' + search.pruner if search.pruner != 'none' else ''}.",
+             f"Grid trials: {counts['done']} of {counts['planned']} done"
+             + "".join(f", {counts[k]} {k}" for k in ("failed", "interrupted") if counts.get(k)) + "."]
+    if compute.get("fraction_of_full_grid") is not None and search.pruner != "none":
+        lines.append(f"Multi-fidelity: {compute['trials_pruned']} of {compute['trials']} trials pruned; the grid "
+                     f"trained {compute['steps_trained']:,} steps, {compute['fraction_of_full_grid']:.0%} of the "
+                     f"{compute['steps_full_grid']:,} the full grid would have.")
+    lines.append("")
+    confirm = data.get("confirm")
     if data["alpha"] is not None:
-        counts = data["counts"]
-        partial = (f" -- from the candidates finished so far ({counts['done']} of {counts['planned']} trials done)"
-                   if counts["done"] < counts["planned"] else "")
         lines += [f"Chosen: **alpha = {data['alpha']:g}, beta = {data['beta']:g}, gamma = {data['gamma']:g}** "
-                  f"(paper: 1.2, 1.1, 1.15){partial}.", ""]
-    lines += ["| alpha | beta | gamma | a b^2 g^2 | real MACs ratio | top-1 mean +- std | trained | pruned |",
-              "|---|---|---|---|---|---|---|---|"]
+                  f"(paper: 1.2, 1.1, 1.15), by mean validation top-1"
+                  + (" in the confirm phase." if data.get("choice_source") == "confirm" else " on the grid."), ""]
+    elif counts["done"] < counts["planned"]:
+        lines += [f"No choice yet: the grid has {counts['done']} of {counts['planned']} trials finished.", ""]
+    elif search.confirm and confirm is None:
+        lines += ["No choice yet: the confirm phase has not run.", ""]
+    if confirm is not None:
+        choice = confirm["winner"]
+        lines += [f"## Confirm phase: the top {len(confirm['candidates'])} trained again with {confirm['seeds']} "
+                  f"fresh seeds (from seed {confirm['first_seed']})", "",
+                  "| candidate | val top-1 | test top-1 |", "|---|---|---|"]
+        lines += [f"| {s['model']} | {_score(s['val_top1_mean'], s['val_top1_std'])} | "
+                  f"{_score(s['test_top1_mean'], s['test_top1_std'])} |" for s in confirm["summary"]]
+        if choice is not None and choice["runner_up"] is not None:
+            d = choice["difference"]
+            interval = ("no interval (one seed)" if d["low"] is None else
+                        f"95% CI [{d['low']:+.2f}, {d['high']:+.2f}]")
+            lines += ["", f"Winner {choice['model']} against the runner-up {choice['runner_up']}: "
+                      f"{d['mean']:+.2f} points of validation top-1, {interval}: "
+                      + ("the winner is better." if choice["distinguishable"] else
+                         "**the winner cannot be told from the runner-up** at this number of seeds.")]
+        if confirm["grid_winner"] and choice is not None and confirm["grid_winner"] != choice["model"]:
+            lines.append(f"The grid's best ({confirm['grid_winner']}) did not hold up in the confirm phase.")
+        lines.append("")
+    lines += ["## Grid (validation split; test for the record)", "",
+              "| alpha | beta | gamma | a b^2 g^2 | real MACs ratio | val top-1 | test top-1 | trained | pruned |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for row in data["candidates"]:
-        score = "-" if row["top1_mean"] is None else f"{row['top1_mean']:.2f} +- {row['top1_std']:.2f}"
-        lines.append(f"| {row['alpha']:g} | {row['beta']:g} | {row['gamma']:g} | {row['product']:.3f} | "
-                     f"{row['macs_ratio']:.3f} | {score} | {row['trained']} | {row['pruned']} |")
+        paper = " (paper)" if row["paper"] else ""
+        lines.append(f"| {row['alpha']:g}{paper} | {row['beta']:g} | {row['gamma']:g} | {row['product']:.3f} | "
+                     f"{row['macs_ratio']:.3f} | {_score(row['val_top1_mean'], row['val_top1_std'])} | "
+                     f"{_score(row['test_top1_mean'], row['test_top1_std'])} | {row['trained']} | {row['pruned']} |")
     if data.get("family"):
         lines += ["", "## Step 2: the family", "", "| phi | file | resolution | params | MACs |",
                   "|---|---|---|---|---|"]
@@ -216,5 +382,5 @@ def markdown(data: dict[str, Any], search: CoefficientSearch) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["KIND", "PRUNERS", "CoefficientSearch", "label", "objective", "run_coefficient_search", "size_candidates",
-           "write_family"]
+__all__ = ["CONFIRM_KIND", "KIND", "PAPER", "PRUNERS", "CoefficientSearch", "label", "objective",
+           "run_coefficient_search", "size_candidates", "write_family"]

@@ -10,11 +10,13 @@ from typing import Any
 
 import torch
 
+from ..data import VAL_SPLITS
 from ..errors import InputError, OutputError
 from ..zoo import SpecSource
 from .recipe import PRESETS, Recipe
 
 # What a run writes into its folder (train.state writes the first three; the trainer the rest at the end).
+MAX_VAL_POINTS = 1000  # validation points per run (each one is a pass over the validation images)
 RUN_FILES = ("last.pt", "best.pt", "metrics.jsonl", "pretrained", "pretrained-ema", "tensorboard")
 
 
@@ -59,6 +61,9 @@ class TrainConfig:
     tensorboard: bool = False
     overwrite: bool = False
     validate: str = "every"  # "every" epoch, or only the "last" (short proxy runs of a study)
+    val_points: int = 0  # also validate at this many evenly spread steps (a learning curve for short runs)
+    val_split: str = "dataset"  # validate on the dataset's own split, or a fixed "holdout" (then test once)
+    limit_test: int | None = None  # score only the first N test images (smoke runs; a result needs them all)
 
 
 def check_options(config: TrainConfig) -> None:
@@ -69,7 +74,7 @@ def check_options(config: TrainConfig) -> None:
         raise InputError("resuming restores the weights from the checkpoint; do not also pass pretrained or weights")
     if (config.freeze_backbone or config.freeze_bn) and not (config.pretrained or config.weights or config.resume):
         raise InputError("freezing the backbone or BatchNorm needs pretrained weights or a weights file")
-    for name in ("max_steps", "limit_train", "limit_val", "epochs", "batch_size", "num_classes"):
+    for name in ("max_steps", "limit_train", "limit_val", "limit_test", "epochs", "batch_size", "num_classes"):
         value = getattr(config, name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise InputError(f"{name.replace('_', '-')} must be a positive integer, got {value!r}")
@@ -77,6 +82,11 @@ def check_options(config: TrainConfig) -> None:
         raise InputError("accum-steps must be >= 1 and workers >= 0")
     if config.validate not in ("every", "last"):
         raise InputError(f"validate must be every or last, got {config.validate!r}")
+    if config.val_split not in VAL_SPLITS:
+        raise InputError(f"val-split must be one of {', '.join(VAL_SPLITS)}, got {config.val_split!r}")
+    if isinstance(config.val_points, bool) or not isinstance(config.val_points, int) or \
+            not 0 <= config.val_points <= MAX_VAL_POINTS:
+        raise InputError(f"val-points must be an integer in [0, {MAX_VAL_POINTS}], got {config.val_points!r}")
     if config.on_bad_image not in ("skip", "fail"):
         raise InputError(f"on-bad-image must be skip or fail, got {config.on_bad_image!r}")
     if not isinstance(config.recipe, Recipe):

@@ -4,9 +4,10 @@ that make augmentation independent of worker count, rank and interruption (exact
 from __future__ import annotations
 
 import torch
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import Dataset
 
-from ..data import Augmentation, eval_transform, make_dataset, train_transform
+from ..data import Augmentation, eval_transform, make_splits, train_transform
+from ..distributed import epoch_seed
 from ..preprocessing import Preprocessing
 
 
@@ -25,33 +26,30 @@ class SeededDataset(Dataset):
 
     def __getitem__(self, index: int):
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed((self.seed * 1_000_003 + self.epoch * 7_919 + index) % (2**63))
+            torch.manual_seed(((epoch_seed(self.seed, self.epoch) << 32) + index) % (2**63))
             return self.dataset[index]
 
 
 class RunData:
-    """Both splits of a dataset; `classes` is known before the model exists, the transforms are set once the
-    model (and so the run's preprocessing) is."""
+    """The training, validation and (with a held-out validation split) test parts of a dataset; `classes` is known
+    before the model exists, the transforms are set once the model (and so the run's preprocessing) is."""
 
     def __init__(self, data: str, data_dir: str | None, *, limit_train: int | None, limit_val: int | None,
-                 on_bad_image: str) -> None:
-        self.train = make_dataset(data, "train", data_dir=data_dir, on_bad_image=on_bad_image)
-        self.classes = list(self.train.classes)
-        self.val = make_dataset(data, "val", data_dir=data_dir, on_bad_image=on_bad_image, classes=self.classes)
-        self.limit_train, self.limit_val = limit_train, limit_val
+                 on_bad_image: str, val_split: str = "dataset", limit_test: int | None = None) -> None:
+        self.parts = make_splits(data, val_split, data_dir=data_dir, on_bad_image=on_bad_image)
+        self.classes = list(self.parts.classes)
+        self.limit_train, self.limit_val, self.limit_test = limit_train, limit_val, limit_test
 
     def splits(self, preprocessing: Preprocessing, augmentation: Augmentation, seed: int
-               ) -> tuple[SeededDataset, Dataset]:
-        """(training set with augmentation and per-sample seeds, validation set with the eval transform)."""
-        self.train.transform = train_transform(preprocessing, augmentation)
-        self.val.transform = eval_transform(preprocessing)
-        train: Dataset = self.train
-        val: Dataset = self.val
-        if self.limit_train:
-            train = Subset(train, range(min(self.limit_train, len(self.train))))
-        if self.limit_val:
-            val = Subset(val, range(min(self.limit_val, len(self.val))))
-        return SeededDataset(train, seed), val
+               ) -> tuple[SeededDataset, Dataset, Dataset | None]:
+        """(training set with augmentation and per-sample seeds, validation set and test set -- None without one --
+        with the eval transform)."""
+        evaluation = eval_transform(preprocessing)
+        train = self.parts.train.limited(self.limit_train).with_transform(train_transform(preprocessing, augmentation))
+        val = self.parts.val.limited(self.limit_val).with_transform(evaluation)
+        test = (self.parts.test.limited(self.limit_test).with_transform(evaluation) if self.parts.test is not None
+                else None)
+        return SeededDataset(train, seed), val, test
 
 
 __all__ = ["RunData", "SeededDataset"]

@@ -22,8 +22,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..build import zero_init_residuals
 from ..data import mixup
-from ..distributed import ResumableSampler, ShardSampler, all_reduce_sum, barrier, cleanup_distributed, init_distributed
+from ..distributed import (
+    ResumableSampler,
+    ShardSampler,
+    all_reduce_sum,
+    barrier,
+    cleanup_distributed,
+    epoch_seed,
+    init_distributed,
+)
 from ..errors import InputError
 from ..evaluate import evaluate
 from ..loader import load_model
@@ -62,11 +71,13 @@ class Trainer:
     """Builds model, data, optimizer and schedule from a `TrainConfig` and runs `fit()`.
 
     `step_losses` holds the (rank-averaged) loss of every optimizer step taken by this process; `history` the
-    epoch rows of the whole run (also those before a resume)."""
+    epoch rows of the whole run (also those before a resume), `curve` every validation point (epoch ends and the
+    `val_points` spread over the run). With a held-out validation split the test split is scored once, after the
+    last step, into the last row (`test_top1`, ...)."""
 
-    def __init__(self, config: TrainConfig, on_epoch: Callable[[dict[str, Any]], None] | None = None) -> None:
+    def __init__(self, config: TrainConfig, on_validate: Callable[[dict[str, Any]], None] | None = None) -> None:
         check_options(config)
-        self.on_epoch = on_epoch  # called with each epoch's row once it is saved (may raise to stop the run)
+        self.on_validate = on_validate  # called with each validation point once it is kept (may raise to stop)
         self.config, self.recipe = config, config.recipe
         self.folder = RunFolder(config.output)
         self.output = self.folder.path
@@ -86,6 +97,10 @@ class Trainer:
     def history(self) -> list[dict[str, Any]]:
         return self.progress.history
 
+    @property
+    def curve(self) -> list[dict[str, Any]]:
+        return self.progress.curve
+
     # ----- setup -------------------------------------------------------------------------------------
     def _model(self, num_classes: int) -> nn.Module:
         """The model, loaded once through the one loader: the spec is resolved here and nowhere else."""
@@ -95,6 +110,8 @@ class Trainer:
         finetune = bool(c.pretrained or c.weights)
         model = load_model(c.model, pretrained=bool(c.pretrained), weights=c.weights, num_classes=num_classes,
                            reset_head=finetune, **options)
+        if r.zero_init_residual and not finetune and not self.resume_from:
+            zero_init_residuals(model)  # from scratch only: pretrained weights are never altered
         if c.freeze_backbone:
             for name, param in model.named_parameters():
                 param.requires_grad_(name.startswith("classifier."))
@@ -119,7 +136,7 @@ class Trainer:
             self.device = torch.device("cuda", self.dist.local_rank)
         torch.manual_seed(c.seed)
         data = RunData(c.data, c.data_dir, limit_train=c.limit_train, limit_val=c.limit_val,
-                       on_bad_image=c.on_bad_image)
+                       on_bad_image=c.on_bad_image, val_split=c.val_split, limit_test=c.limit_test)
         self.classes = data.classes
         num_classes = c.num_classes or len(self.classes)
         if num_classes < len(self.classes):
@@ -132,7 +149,8 @@ class Trainer:
             input_size=model.spec.resolution, crop_pct=self.recipe.crop_fraction, interpolation="bilinear",
             labels=tuple(self.classes))
         model.preprocessing = self.preprocessing
-        self.train_set, self.val_set = data.splits(self.preprocessing, self.recipe.augmentation, c.seed)
+        self.train_set, self.val_set, self.test_set = data.splits(self.preprocessing, self.recipe.augmentation,
+                                                                  c.seed)
         if self.dist.is_main:
             self.output.mkdir(parents=True, exist_ok=True)
         self.model = model.to(self.device)
@@ -157,6 +175,7 @@ class Trainer:
                              f"({len(self.train_set)} images)")
         self.optimizer = build_optimizer(self.model, self.recipe, self.global_batch)
         self.scheduler = build_scheduler(self.optimizer, self.recipe, self.sampler.steps_per_epoch, self.epochs)
+        self.val_steps = validation_steps(self.sampler.steps_per_epoch * self.epochs, c.val_points, c.max_steps)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
         self.signature = signature(c.model if isinstance(c.model, str) else self.model.spec.name, self.model.spec,
                                    self.model.num_classes)
@@ -171,9 +190,13 @@ class Trainer:
             set_rng_state(rngs)
             if self.dist.is_main:  # drop rows a killed run wrote after this checkpoint, restore any it lost
                 self.folder.write_metrics(self.progress.history)
-        self.val_loader = DataLoader(self.val_set, batch_size=self.batch_size, num_workers=c.workers,
-                                     sampler=ShardSampler(len(self.val_set), self.dist),
-                                     pin_memory=self.device.type == "cuda", generator=torch.Generator())
+        self.val_loader = self._eval_loader(self.val_set)
+        self.test_loader = self._eval_loader(self.test_set) if self.test_set is not None else None
+
+    def _eval_loader(self, dataset: Any) -> DataLoader:
+        return DataLoader(dataset, batch_size=self.batch_size, num_workers=self.config.workers,
+                          sampler=ShardSampler(len(dataset), self.dist), pin_memory=self.device.type == "cuda",
+                          generator=torch.Generator())
 
     # ----- checkpoints -------------------------------------------------------------------------------
     def _checkpoint(self) -> dict[str, Any]:
@@ -212,17 +235,33 @@ class Trainer:
             logits = self.net(images)
         return F.cross_entropy(logits.float(), targets, label_smoothing=r.label_smoothing)
 
-    def _validate(self) -> dict[str, Any]:
+    def _validate(self, loader: DataLoader | None = None, ema: bool = True) -> dict[str, Any]:
         kwargs = {"num_classes": len(self.classes), "device": self.device, "info": self.dist,
                   "amp_dtype": self.amp_dtype, "channels_last": self.channels_last, "classes": self.classes}
-        result = evaluate(self.model, self.val_loader, **kwargs)
-        if self.ema is not None:
-            result["ema"] = evaluate(self.ema.module, self.val_loader, **kwargs)
+        loader = loader or self.val_loader
+        result = evaluate(self.model, loader, **kwargs)
+        if ema and self.ema is not None:
+            result["ema"] = evaluate(self.ema.module, loader, **kwargs)
         return result
+
+    def _keep_point(self, epoch: float, result: dict[str, Any]) -> dict[str, Any]:
+        """One point of the learning curve (validation split), kept with the run and shown to `on_validate`."""
+        point = {"step": self.progress.global_step, "epoch": round(epoch, 4), "val_top1": result["top1"],
+                 "val_top5": result["top5"], "val_loss": result["loss"],
+                 "ema_top1": result["ema"]["top1"] if "ema" in result else None}
+        point = {key: (None if isinstance(value, float) and not math.isfinite(value) else value)
+                 for key, value in point.items()}
+        self.progress.curve.append(point)
+        return point
+
+    def _validate_within_epoch(self, epoch: int, step_in_epoch: int) -> None:
+        point = self._keep_point(epoch + step_in_epoch / self.sampler.steps_per_epoch, self._validate())
+        if self.on_validate is not None and self.dist.is_main:
+            self.on_validate(point)
 
     def _finish_epoch(self, epoch: int, step_in_epoch: int, losses: list[float], images: int, train_seconds: float,
                       started: float, final: bool) -> dict[str, Any]:
-        validate = final or self.config.validate == "every"
+        validate = final or self.config.validate == "every" or self.progress.global_step in self.val_steps
         result = self._validate() if validate else None
         row = {"epoch": epoch + 1, "step": self.progress.global_step,
                "train_loss": sum(losses) / len(losses) if losses else None,
@@ -236,6 +275,12 @@ class Trainer:
                for key, value in row.items()}
         if step_in_epoch < self.sampler.steps_per_epoch:
             row["partial"] = True
+        point = None
+        if result is not None:
+            point = self._keep_point(epoch + step_in_epoch / self.sampler.steps_per_epoch, result)
+        if final and self.test_loader is not None:  # the test split, scored once: never used for a choice
+            test = self._validate(self.test_loader, ema=False)
+            row.update(test_top1=test["top1"], test_top5=test["top5"], test_loss=test["loss"])
         best = result is not None and result["top1"] > self.progress.best_top1
         if result is not None:
             self.progress.best_top1 = max(self.progress.best_top1, result["top1"])
@@ -244,8 +289,8 @@ class Trainer:
             self.tensorboard.epoch(row)
         done = step_in_epoch >= self.sampler.steps_per_epoch
         self._save(epoch + 1 if done else epoch, 0 if done else step_in_epoch, best=best)
-        if self.on_epoch is not None and self.dist.is_main and result is not None:
-            self.on_epoch(row)
+        if self.on_validate is not None and self.dist.is_main and point is not None:
+            self.on_validate(point)
         return row
 
     def fit(self) -> dict[str, Any]:
@@ -280,7 +325,7 @@ class Trainer:
                 # own generator: creating the iterator must not draw from the global RNG (exact resume)
                 loader = DataLoader(self.train_set, batch_size=self.batch_size, sampler=self.sampler,
                                     num_workers=c.workers, pin_memory=self.device.type == "cuda",
-                                    generator=torch.Generator().manual_seed(c.seed + epoch))
+                                    generator=torch.Generator().manual_seed(epoch_seed(c.seed, epoch)))
                 task = progress.add_task(f"epoch {epoch + 1}/{self.epochs}", total=steps_per_epoch,
                                          completed=step_in_epoch, info="")
                 self._set_train_mode()
@@ -321,6 +366,11 @@ class Trainer:
                     elapsed = time.perf_counter() - train_start
                     progress.update(task, advance=1,
                                     info=f"loss {step_loss:.4f} lr {lr:.2e} {seen / max(elapsed, 1e-9):.0f} img/s")
+                    ends_run = c.max_steps is not None and self.progress.global_step >= c.max_steps
+                    if self.progress.global_step in self.val_steps and step_in_epoch < steps_per_epoch \
+                            and not ends_run:
+                        self._validate_within_epoch(epoch, step_in_epoch)
+                        self._set_train_mode()
                     if float(flags[1]) > 0:
                         if step_in_epoch < steps_per_epoch:
                             self._save(epoch, step_in_epoch)
@@ -367,6 +417,15 @@ class Trainer:
             self.ema.update(self.model)
 
 
+def validation_steps(total: int, points: int, max_steps: int | None = None) -> frozenset[int]:
+    """The optimizer steps after which a run with `points` curve points validates: evenly spread, the last at the
+    end of the run (`max_steps` when it ends the run earlier)."""
+    end = min(total, max_steps) if max_steps else total
+    if points < 1 or end < 1:
+        return frozenset()
+    return frozenset(max(1, round(end * k / points)) for k in range(1, points + 1))
+
+
 class _NoProgress:
     def __enter__(self) -> _NoProgress:
         return self
@@ -399,4 +458,4 @@ def train(config: TrainConfig) -> dict[str, Any]:
         return Trainer(config).fit()
 
 
-__all__ = ["Trainer", "train"]
+__all__ = ["Trainer", "train", "validation_steps"]

@@ -31,13 +31,15 @@ LAST, BEST, METRICS = "last.pt", "best.pt", "metrics.jsonl"
 
 @dataclass
 class Progress:
-    """Where a run stands: the next (epoch, step in it), optimizer steps so far, best val top-1, epoch rows."""
+    """Where a run stands: the next (epoch, step in it), optimizer steps so far, best val top-1, epoch rows, and
+    the learning curve (every validation point)."""
 
     epoch: int = 0
     step_in_epoch: int = 0
     global_step: int = 0
     best_top1: float = -1.0
     history: list[dict[str, Any]] = field(default_factory=list)
+    curve: list[dict[str, Any]] = field(default_factory=list)
 
 
 def signature(model: str, spec: NetSpec, num_classes: int) -> dict[str, Any]:
@@ -123,6 +125,7 @@ def make_checkpoint(*, sig: dict[str, Any], model: nn.Module, ema: nn.Module | N
             "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict() if scaler else None,
             "epoch": progress.epoch, "step_in_epoch": progress.step_in_epoch, "global_step": progress.global_step,
             "global_batch": global_batch, "best_top1": progress.best_top1, "history": list(progress.history),
+            "curve": list(progress.curve),
             "rng": rngs, "recipe": recipe, "classes": list(classes), "preprocessing": preprocessing.to_dict(),
             "in_chans": in_chans}
 
@@ -149,8 +152,13 @@ def restore_checkpoint(path: Path, *, metrics: Path, sig: dict[str, Any], global
     history = data.get("history")
     if history is None:  # written before checkpoints held their rows: keep the rows this checkpoint had seen
         history = [row for row in _read_rows(metrics) if row.get("step", 0) <= int(data["global_step"])]
+    curve = data.get("curve")
+    if curve is None:  # written before checkpoints held their curve: the epoch rows that were validated
+        curve = [{"step": row.get("step"), "epoch": row.get("epoch"), "val_top1": row.get("val_top1"),
+                  "val_top5": row.get("val_top5"), "val_loss": row.get("val_loss"), "ema_top1": row.get("ema_top1")}
+                 for row in history if row.get("val_top1") is not None]
     progress = Progress(int(data["epoch"]), int(data["step_in_epoch"]), int(data["global_step"]),
-                        float(data["best_top1"]), list(history))
+                        float(data["best_top1"]), list(history), list(curve))
     return progress, data["rng"]
 
 

@@ -1,0 +1,78 @@
+"""The statistics a study's verdicts rest on: paired differences with Student-t confidence intervals, Holm's
+correction across the comparisons of one report, the verdict they allow, and rank agreement (Kendall's tau).
+
+Methods trained with the same seed see the same data order and augmentation, so their results are compared in
+pairs: the difference per seed, its mean, and the t interval of that mean (n - 1 degrees of freedom). With one
+seed there is no interval and no verdict but "not distinguishable"."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from scipy import stats as scipy_stats
+
+LEVEL = 0.95  # confidence level of every interval, and 1 - the family-wise error rate of the verdicts
+
+
+def paired_difference(a: Sequence[float], b: Sequence[float], level: float = LEVEL) -> dict[str, Any]:
+    """Mean of a[i] - b[i] over the pairs, its `level` Student-t interval, the two-sided p-value of "no difference"
+    and the number of pairs; interval and p are None with fewer than two pairs."""
+    if len(a) != len(b):
+        raise ValueError(f"paired samples need equal lengths, got {len(a)} and {len(b)}")
+    diffs = [float(x) - float(y) for x, y in zip(a, b)]
+    n = len(diffs)
+    if n == 0:
+        return {"mean": None, "low": None, "high": None, "p": None, "n": 0, "sd": None}
+    mean = sum(diffs) / n
+    if n < 2:
+        return {"mean": round(mean, 4), "low": None, "high": None, "p": None, "n": 1, "sd": None}
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
+    se = sd / math.sqrt(n)
+    t = float(scipy_stats.t.ppf(0.5 + level / 2, n - 1))
+    exact = 1.0 if mean == 0.0 else 0.0  # no spread at all: either no difference or a certain one
+    p = exact if se == 0.0 else float(2 * scipy_stats.t.sf(abs(mean) / se, n - 1))
+    return {"mean": round(mean, 4), "low": round(mean - t * se, 4), "high": round(mean + t * se, 4),
+            "p": round(p, 6), "n": n, "sd": round(sd, 4)}
+
+
+def holm(pvalues: Sequence[float | None]) -> list[float | None]:
+    """Holm's step-down adjusted p-values (None stays None): rejecting where adjusted p < 1 - LEVEL keeps the
+    chance of any false "better" or "worse" among the family below that level."""
+    indexed = sorted((p, i) for i, p in enumerate(pvalues) if p is not None)
+    m = len(indexed)
+    adjusted: list[float | None] = [None] * len(pvalues)
+    running = 0.0
+    for rank, (p, index) in enumerate(indexed):
+        running = max(running, min(1.0, (m - rank) * p))
+        adjusted[index] = round(running, 6)
+    return adjusted
+
+
+def verdict(difference: dict[str, Any], adjusted_p: float | None, level: float = LEVEL) -> str:
+    """"better", "worse" or "not distinguishable" for the first of a compared pair, from its Holm-adjusted p."""
+    if adjusted_p is None or difference.get("mean") is None or adjusted_p >= 1 - level:
+        return "not distinguishable"
+    return "better" if difference["mean"] > 0 else "worse"
+
+
+def compare_family(pairs: Sequence[tuple[Sequence[float], Sequence[float]]],
+                   level: float = LEVEL) -> list[dict[str, Any]]:
+    """Paired differences for a family of comparisons, Holm-adjusted together, each with its verdict."""
+    differences = [paired_difference(a, b, level) for a, b in pairs]
+    adjusted = holm([d["p"] for d in differences])
+    return [{**d, "p_holm": p, "verdict": verdict(d, p, level)} for d, p in zip(differences, adjusted)]
+
+
+def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Kendall's tau-b between two scorings of the same items (None for fewer than two, or no variation)."""
+    if len(x) != len(y):
+        raise ValueError("kendall_tau needs two scorings of the same items")
+    if len(x) < 2:
+        return None
+    tau = scipy_stats.kendalltau(list(x), list(y)).statistic
+    return None if tau is None or not math.isfinite(float(tau)) else round(float(tau), 4)
+
+
+__all__ = ["LEVEL", "compare_family", "holm", "kendall_tau", "paired_difference", "verdict"]

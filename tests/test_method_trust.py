@@ -1,0 +1,385 @@
+"""Answers that survive a second look: a held-out validation split that every choice uses (the test split scored once),
+residual branches that start at zero, paired statistics with Holm's correction, learning curves and convergence
+flags, effective coefficients and budgets on the real MACs ratio, confirm phases that undo a lucky winner,
+multi-fidelity pruning, and studies that fail fast instead of failing every trial."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import effnet
+from effnet.cli import main
+from effnet.data import make_splits, stratified_holdout
+from effnet.distributed import DistInfo, ResumableSampler
+from effnet.experiments import ScalingStudy, study_baseline
+from effnet.experiments.scaling import size_networks
+from effnet.experiments.scaling_report import comparisons
+from effnet.operators import BlockContext
+from effnet.scaling import effective_coefficients, round_repeats
+from effnet.search import ArchitectureSearch, CoefficientSearch, SearchSpace
+from effnet.search.architecture import run_architecture_search
+from effnet.search.coefficients import PAPER, label, run_coefficient_search
+from effnet.stats import compare_family, holm, kendall_tau, paired_difference
+from effnet.train import load_recipe
+from effnet.trial import ProxySchedule, curve_rise
+
+TINY = effnet.scale("efficientnet-b0-small", width=0.25, depth=0.2).replace(resolution=16, name="tiny-small")
+
+
+# ----- 1. the held-out validation split --------------------------------------------------------------------------
+def test_the_holdout_is_stratified_fixed_and_disjoint() -> None:
+    labels = [i % 4 for i in range(400)] + [4] * 100  # five classes, one of them larger
+    kept, held = stratified_holdout(labels, 50)
+    assert len(held) == 50 and len(kept) == 450 and not set(kept) & set(held)
+    share = {c: sum(labels[i] == c for i in held) for c in range(5)}
+    assert share == {0: 10, 1: 10, 2: 10, 3: 10, 4: 10}  # each class in its share of the whole
+    assert stratified_holdout(labels, 50) == (kept, held)  # fixed: the same for every run and every seed
+    with pytest.raises(effnet.InputError, match="cannot hold out"):
+        stratified_holdout(labels, 500)
+
+
+def test_fashion_mnist_holds_out_10000_training_images_and_keeps_its_test_split(fashion_mnist: str) -> None:
+    parts = make_splits("fashion-mnist", "holdout", data_dir=fashion_mnist)
+    assert (len(parts.train), len(parts.val), len(parts.test)) == (50_000, 10_000, 10_000)
+    assert not set(parts.train.indices) & set(parts.val.indices)
+    assert sorted(parts.val.targets.count(c) for c in range(10)) == [1000] * 10
+    own = make_splits("fashion-mnist", "dataset", data_dir=fashion_mnist)  # as timm: validate on the test split
+    assert (len(own.train), len(own.val), own.test) == (60_000, 10_000, None)
+
+
+def test_an_image_folder_validates_on_val_and_tests_on_test(tmp_path: Path) -> None:
+    from PIL import Image
+
+    for split, count in (("train", 6), ("val", 3), ("test", 2)):
+        for name in ("cat", "dog"):
+            (tmp_path / split / name).mkdir(parents=True)
+            for i in range(count):
+                Image.new("RGB", (8, 8), (i * 20, 0, 0)).save(tmp_path / split / name / f"{i}.png")
+    parts = make_splits(tmp_path, "holdout")
+    assert (len(parts.train), len(parts.val), len(parts.test)) == (12, 6, 4)
+    assert parts.val.dataset.root.name == "val" and parts.test.dataset.root.name == "test"
+
+
+def test_seeds_see_different_data_orders() -> None:
+    info = DistInfo()
+
+    def order(seed: int, epoch: int) -> list[int]:
+        sampler = ResumableSampler(100, 10, 1, info, seed)
+        sampler.set_position(epoch, 0)
+        return list(sampler)
+
+    assert order(0, 1) != order(1, 0)  # with seed + epoch these were the same permutation
+    assert order(0, 0) == order(0, 0) and order(0, 0) != order(0, 1)
+
+
+# ----- 2. residual branches that start at zero ------------------------------------------------------------------
+def _blocks() -> dict[str, nn.Module]:
+    def ctx(in_ch: int) -> BlockContext:
+        return BlockContext(in_ch, 1, 0.0, "relu", lambda c: nn.BatchNorm2d(c), "symmetric")
+
+    from effnet.blocks.resnet import _basic, _bottleneck
+    from effnet.blocks.xception import XceptionBlock
+    from effnet.layers import MBConv
+
+    return {"mbconv": MBConv(8, 8, 3, 1, 4.0, 0.25, norm=nn.BatchNorm2d, act="silu"),
+            "basic": _basic(effnet.Stage("basic", 1, 3, 1, 8), ctx(8)),
+            "bottleneck": _bottleneck(effnet.Stage("bottleneck", 1, 3, 1, 8, expand=0.25), ctx(8)),
+            "xception": XceptionBlock("xmiddle", 8, 8, 3, 1, ctx(8))}
+
+
+@pytest.mark.parametrize("name", ["mbconv", "basic", "bottleneck", "xception"])
+def test_a_zero_initialised_residual_block_is_the_identity(name: str) -> None:
+    block = _blocks()[name]
+    x = torch.relu(torch.randn(2, 8, 6, 6))  # a residual block's input follows an activation
+    assert not torch.allclose(block.eval()(x), x)  # the TF reference init: the branch adds something
+    assert effnet.zero_init_residuals(nn.Sequential(block)) == 1
+    for mode in (block.eval(), block.train()):
+        assert torch.allclose(mode(x), x, atol=1e-6), name
+
+
+def test_a_zero_initialised_shuffle_unit_passes_half_its_channels_and_zeroes_the_other() -> None:
+    from effnet.blocks.shufflenet import ShuffleUnit, channel_shuffle
+
+    ctx = BlockContext(8, 1, 0.0, "relu", nn.BatchNorm2d, "symmetric")
+    unit = ShuffleUnit(8, 8, 3, 1, ctx).eval()
+    effnet.zero_init_residuals(nn.Sequential(unit))
+    x = torch.randn(2, 8, 5, 5)
+    expected = channel_shuffle(torch.cat((x[:, :4], torch.zeros_like(x[:, 4:])), 1), 2)
+    assert torch.allclose(unit(x), expected, atol=1e-6)
+
+
+def test_custom_operators_opt_in_and_whole_networks_start_as_their_shortcuts() -> None:
+    class Opted(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.zeroed = False
+
+        def zero_init_last(self) -> None:
+            self.zeroed = True
+
+    net = nn.Sequential(Opted(), nn.Conv2d(3, 3, 1))
+    assert effnet.zero_init_residuals(net) == 1 and net[0].zeroed
+    model = effnet.build(TINY, 10)
+    blocks = [m for m in model.modules() if hasattr(m, "zero_init_last")]
+    residual = [m for m in blocks if getattr(m, "has_skip", True)]
+    assert effnet.zero_init_residuals(model) == len(blocks) and residual
+    assert all(float(m.project.bn.weight.detach().abs().sum()) == 0 for m in residual)
+
+
+def test_the_proxy_recipe_starts_at_zero_without_stochastic_depth_and_the_paper_keeps_the_tf_init() -> None:
+    proxy, paper = load_recipe("proxy"), load_recipe("paper")
+    assert proxy.zero_init_residual and proxy.drop_path == 0.0 and proxy.augmentation.policy == "none"
+    assert not paper.zero_init_residual and paper.drop_path == 0.2
+    assert ProxySchedule().recipe == "proxy" and ProxySchedule().val_split == "holdout"
+
+
+# ----- 3. effective coefficients and honest budgets --------------------------------------------------------------
+def test_effective_coefficients_show_what_ceil_rounding_builds() -> None:
+    base = study_baseline("efficientnet-b0-small", 16)
+    compound = effnet.scale(base, phi=0.6)
+    nominal = compound.coefficients[0] / base.coefficients[0]
+    effective = effective_coefficients(compound, base)
+    assert nominal < 1.15 and effective["depth"] > 1.3  # the single-block stages became two
+    nearest = effnet.scale(base, phi=0.6, repeat_rounding="nearest")
+    assert effective_coefficients(nearest, base)["depth"] < effective["depth"]
+    assert (round_repeats(1, 1.12), round_repeats(1, 1.12, "nearest"), round_repeats(3, 1.5, "nearest")) == (2, 1, 5)
+    with pytest.raises(effnet.SpecError, match="repeat rounding"):
+        round_repeats(2, 1.5, "up")
+
+
+def test_study_networks_record_nominal_and_effective_coefficients_with_the_task_classifier() -> None:
+    study = ScalingStudy(TINY, budgets=(2.0,), proxy=ProxySchedule(epochs=1), num_classes=10)
+    networks = size_networks(study)
+    for name, network in networks.items():
+        spec = effnet.NetSpec.from_dict(network["spec"])
+        assert network["macs"] == effnet.profile(spec, num_classes=10).macs  # costed with 10 classes, not 1000
+        assert network["effective_depth"] == effective_coefficients(spec, TINY)["depth"], name
+
+
+@pytest.mark.filterwarnings("ignore::effnet.scaling.ScalingWarning")
+def test_the_coefficient_grid_keeps_candidates_by_real_macs_ratio_and_always_the_papers_point() -> None:
+    base = study_baseline("efficientnet-b0-small", 16)
+    search = CoefficientSearch(base, step=0.1, tolerance=0.1, num_classes=10)
+    candidates = search.candidates()
+    assert PAPER in candidates  # 1.15 is not on a 0.1 grid: kept all the same
+    for point in candidates:
+        if point != PAPER:
+            assert abs(search.ratios[point] - 2.0) <= 0.1 + 1e-9
+            real = effnet.profile(search.network(*point), num_classes=10).macs / effnet.profile(
+                base, num_classes=10).macs
+            assert real == pytest.approx(search.ratios[point], abs=1e-3)
+    nominal_only = [(a, b, g) for (a, b, g) in search.ratios if abs(a * b * b * g * g - 2) <= 0.1]
+    assert set(nominal_only) != set(candidates)  # the nominal product would have kept other networks
+
+
+# ----- 4. statistics ---------------------------------------------------------------------------------------------
+def test_a_paired_difference_has_the_student_t_interval() -> None:
+    d = paired_difference([11.0, 12.0, 13.0], [10.0, 10.0, 10.0])  # differences 1, 2, 3
+    half = 4.302653 * 1.0 / math.sqrt(3)  # t(0.975, 2) x sd / sqrt(n)
+    assert d["mean"] == 2.0 and d["low"] == pytest.approx(2 - half, abs=1e-3) and d["high"] == pytest.approx(
+        2 + half, abs=1e-3)
+    assert 0.05 < d["p"] < 0.1 and d["low"] < 0  # t = 3.46 with 2 degrees of freedom: not significant at 5%
+    # pairing removes the seed-to-seed spread both share: unpaired, these overlap completely
+    shared = paired_difference([80.0, 90.0, 85.0, 70.0], [79.0, 89.1, 84.0, 69.2])
+    assert shared["low"] > 0
+    one = paired_difference([1.0], [0.0])
+    assert one["low"] is None and one["p"] is None
+
+
+def test_holm_adjusts_a_family_and_verdicts_follow() -> None:
+    assert holm([0.01, 0.04, 0.03, None]) == [0.03, 0.06, 0.06, None]
+    family = compare_family([([5.0, 6.0, 5.5, 6.2], [1.0, 1.1, 0.9, 1.0]),  # clearly better
+                             ([1.0, 1.1, 0.9, 1.0], [5.0, 6.0, 5.5, 6.2]),  # clearly worse
+                             ([1.0, 2.0, 1.5, 0.5], [1.2, 1.6, 1.6, 0.9])])  # noise
+    assert [f["verdict"] for f in family] == ["better", "worse", "not distinguishable"]
+    assert all(f["p_holm"] >= f["p"] for f in family)
+    assert kendall_tau([1, 2, 3, 4], [1, 2, 4, 3]) == pytest.approx(0.6667, abs=1e-3)
+
+
+def test_scaling_comparisons_are_paired_by_seed_and_corrected() -> None:
+    rows = []
+    gains = {"compound": (1.0, 1.0, 1.0), "width": (0.0, 0.1, -0.05), "depth": (-0.1, 0.0, 0.05),
+             "resolution": (1.1, 0.2, 1.9)}
+    for seed, offset in enumerate((0.0, 5.0, -4.0)):  # seed effects far larger than the methods' differences
+        for method, gain in gains.items():
+            rows.append({"method": method, "budget": 2.0, "seed": seed, "test_top1": 80 + offset + gain[seed]})
+    result = {c["against"]: c for c in comparisons(rows, "test")}
+    assert result["width"]["verdict"] == "better" and result["depth"]["verdict"] == "better"
+    assert result["resolution"]["verdict"] == "not distinguishable"
+    assert result["width"]["n"] == 3 and result["width"]["p_holm"] >= result["width"]["p"]
+
+
+# ----- 5. learning curves and convergence ------------------------------------------------------------------------
+def test_a_curve_still_rising_over_its_last_quarter_is_measured() -> None:
+    curve = [{"step": s, "val_top1": v} for s, v in ((25, 60.0), (50, 70.0), (75, 74.0), (100, 76.5))]
+    assert curve_rise(curve) == 2.5
+    assert curve_rise(curve[-1:]) is None
+
+
+# ----- fakes for the searches: the trainer is replaced, everything else is real ----------------------------------
+def _fake_trial(scores):
+    """A stand-in for `train_trial`: validation and test top-1 from `scores(spec, seed)`, reporting four points."""
+
+    def train(spec, proxy, seed, folder, on_validate=None):
+        val, test = scores(spec, seed)
+        curve = []
+        for point in range(1, 5):
+            curve.append({"step": point * 10, "epoch": point / 4, "val_top1": val - (4 - point)})
+            if on_validate is not None:
+                on_validate(point, val - (4 - point))
+        return {"val_top1": val, "val_top5": 99.0, "val_loss": 0.5, "test_top1": test, "test_top5": 99.0,
+                "test_loss": 0.5, "ema_top1": None, "seconds": 0.01, "epochs": proxy.epochs, "steps": 40,
+                "images_per_s": None, "threads": 1, "curve": curve}
+
+    return train
+
+
+def _candidate(spec) -> str:
+    return spec.name.rsplit("phi1-", 1)[1]
+
+
+def test_the_coefficient_search_chooses_on_validation_and_the_confirm_phase_undoes_luck(
+        tmp_path: Path, fashion_mnist: str, monkeypatch) -> None:
+    base = study_baseline("efficientnet-b0-small", 16)
+    search = CoefficientSearch(base, step=0.1, tolerance=0.1, seeds=1, confirm=2, confirm_seeds=3,
+                               proxy=ProxySchedule(data_dir=fashion_mnist, epochs=1, limit_train=32, limit_val=32))
+    candidates = search.candidates()
+    assert len(candidates) >= 3
+    (lucky, steady, test_best), chosen = (label(*c) for c in candidates[:3]), candidates[1]
+
+    def scores(spec, seed):
+        name = _candidate(spec)
+        if name == lucky:  # lucky on the grid's seed 0, weak on the fresh seeds of the confirm phase
+            return (90.0 if seed == 0 else 80.0), 70.0
+        if name == steady:
+            return 85.0 + 0.1 * seed, 71.0
+        if name == test_best:  # the best on the test split: never chosen, since choices use validation
+            return 60.0, 99.0
+        return 50.0, 50.0
+
+    for module in ("effnet.search.coefficients", "effnet.experiments.compare"):
+        monkeypatch.setattr(f"{module}.train_trial", _fake_trial(scores))
+    data = run_coefficient_search(search, tmp_path / "search", progress=False)
+    assert data["ranking"][:2] == [lucky, steady] and data["selection_split"] == "val"
+    assert data["confirm"]["grid_winner"] == lucky and data["choice_source"] == "confirm"
+    assert (data["alpha"], data["beta"], data["gamma"]) == chosen  # the steady one survives
+    assert data["confirm"]["winner"]["distinguishable"]
+    report = (tmp_path / "search" / "report.md").read_text()
+    assert "did not hold up in the confirm phase" in report
+    assert (tmp_path / "search" / "confirm" / "results.json").is_file()
+
+
+def test_hyperband_prunes_weak_candidates_and_records_the_compute_saved(tmp_path: Path, fashion_mnist: str,
+                                                                       monkeypatch) -> None:
+    base = study_baseline("efficientnet-b0-small", 16)
+    search = CoefficientSearch(base, step=0.1, tolerance=0.3, seeds=1, confirm=0, pruner="hyperband",
+                               proxy=ProxySchedule(data_dir=fashion_mnist, epochs=1, limit_train=32, limit_val=32))
+    ranks = {label(*c): i for i, c in enumerate(search.candidates())}
+    monkeypatch.setattr("effnet.search.coefficients.train_trial",
+                        _fake_trial(lambda spec, seed: (90.0 - 2 * ranks[_candidate(spec)], 50.0)))
+    data = run_coefficient_search(search, tmp_path / "mf", progress=False)
+    compute = data["compute"]
+    assert compute["trials_pruned"] > 0 and compute["fraction_of_full_grid"] < 1.0
+    best = min(ranks, key=ranks.get)
+    assert label(data["alpha"], data["beta"], data["gamma"]) == best  # the same choice as the full grid
+    assert "Multi-fidelity" in (tmp_path / "mf" / "report.md").read_text()
+
+
+# ----- 8. fail fast, never lock ----------------------------------------------------------------------------------
+def test_a_study_with_bad_data_exits_2_in_seconds_with_nothing_written(tmp_path: Path, capsys) -> None:
+    spec = tmp_path / "tiny.json"
+    spec.write_text(TINY.to_json())
+    out = tmp_path / "study"
+    started = time.time()
+    code = main(["experiment", "scaling", str(spec), "--data", str(tmp_path / "no-such-data"), "--budgets", "2x",
+                 "--epochs", "1", "--output", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "no-such-data" in err
+    assert time.time() - started < 10 and not out.exists()
+
+
+def test_every_candidate_failing_stops_the_search_after_max_failures(tmp_path: Path, fashion_mnist: str,
+                                                                     monkeypatch, capsys) -> None:
+    def broken(*args, **kwargs):
+        raise RuntimeError("the same error every time")
+
+    monkeypatch.setattr("effnet.search.architecture.train_trial", broken)
+    search = ArchitectureSearch(SearchSpace(TINY), target=5e6, trials=50, sampler="random", confirm=0,
+                                proxy=ProxySchedule(data_dir=fashion_mnist, epochs=1, limit_train=32, limit_val=32))
+    with pytest.raises(effnet.InputError, match="3 trials in a row failed with the same error: RuntimeError"):
+        run_architecture_search(search, tmp_path / "nas", progress=False, max_failures=3)
+    states = json.loads((tmp_path / "nas" / "candidates.json").read_text())["candidates"]
+    assert [c["state"] for c in states] == ["fail"] * 3  # stopped: not 50 proposals, and never in a loop
+    capsys.readouterr()
+
+
+def test_a_folder_with_no_finished_trial_is_reused_and_overwrite_starts_afresh(tmp_path: Path, fashion_mnist: str,
+                                                                               monkeypatch, capsys) -> None:
+    spec = tmp_path / "tiny.json"
+    spec.write_text(TINY.to_json())
+    out = tmp_path / "study"
+
+    def args(*extra: str) -> list[str]:
+        return ["experiment", "scaling", str(spec), "--data", "fashion-mnist", "--data-dir", fashion_mnist,
+                "--methods", "width", "--budgets", "2x", "--epochs", "1", "--limit-train", "32", "--limit-val", "32",
+                "--limit-test", "32", "--batch-size", "16", "--output", str(out), "--no-progress", *extra]
+
+    def broken(*a, **k):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("effnet.experiments.scaling.train_trial", broken)
+    assert main(args("--max-failures", "2")) == 2  # every trial fails: the study stops after two
+    assert "2 trials in a row failed" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert main(args("--seeds", "2")) == 0  # another configuration: accepted, as nothing had finished
+    assert "no finished trial: replaced" in capsys.readouterr().err
+    assert main(args()) == 2  # now the folder holds finished trials of the 2-seed study
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(args("--overwrite")) == 0
+    assert json.loads((out / "results.json").read_text())["inputs"]["seeds"] == 1
+
+
+def test_the_fidelity_check_reports_rank_agreement_and_verdicts_that_change() -> None:
+    from effnet.experiments.scaling_report import fidelity_check
+
+    rows = []
+    for seed, offset in enumerate((0.0, 0.3, -0.2)):
+        for method, long, short in (("baseline", 80.0, 70.0), ("compound", 85.0, 70.1), ("width", 83.0, 74.0),
+                                    ("depth", 82.0, 72.0), ("resolution", 84.0, 73.0)):
+            budget = 1.0 if method == "baseline" else 2.0
+            jitter = 0.05 * seed * (1 if method == "compound" else -1)
+            for epochs, value in ((4, long), (2, short)):
+                rows.append({"method": method, "budget": budget, "seed": seed, "schedule_epochs": epochs,
+                             "val_top1": value + offset + jitter, "test_top1": value + offset + jitter})
+    (check,) = fidelity_check(rows, 4, "test")
+    assert check["epochs"] == 2 and check["networks"] == 5
+    assert check["kendall_tau_val"] < 0.5  # the short schedule ranks the networks very differently
+    changed = {c["against"]: (c["main"], c["here"]) for c in check["changed_verdicts"]}
+    assert changed["width"] == ("better", "worse") and changed["resolution"] == ("better", "worse")
+
+
+def test_eval_scores_the_held_out_validation_split_of_a_run(tmp_path: Path, fashion_mnist: str, capsys) -> None:
+    out = tmp_path / "run"
+    assert main(["train", "--model", str(_spec_file(tmp_path)), "--data", "fashion-mnist", "--data-dir",
+                 fashion_mnist, "--val-split", "holdout", "--epochs", "1", "--limit-train", "32", "--limit-val", "40",
+                 "--batch-size", "16", "--output", str(out), "--no-progress", "--recipe", "proxy", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["last"]["test_top1"] is not None  # the test split, scored once at the end
+    assert main(["eval", "--weights", str(out / "last.pt"), "--data", "fashion-mnist", "--data-dir", fashion_mnist,
+                 "--val-split", "holdout", "--limit-val", "40", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["model"]["top1"] == pytest.approx(summary["last"]["val_top1"])  # the same 40 held-out images
+    assert result["model"]["count"] == 40
+
+
+def _spec_file(folder: Path) -> Path:
+    path = folder / "tiny.json"
+    path.write_text(TINY.to_json())
+    return path
