@@ -19,7 +19,7 @@ from .profiling import analyze
 from .spec import NetSpec
 from .train import TrainConfig, Trainer, load_recipe, parse_assignments
 from .train.config import MAX_VAL_POINTS
-from .train.state import LAST
+from .train.state import RunFolder
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def train_trial(spec: NetSpec, proxy: ProxySchedule, seed: int, folder: Path,
     last epoch when it runs again. `on_validate(point, val_top1)` sees every validation point, numbered from 1
     (a pruner raises from it)."""
     recipe = load_recipe(proxy.recipe, parse_assignments(list(proxy.overrides)))
-    resume = (folder / LAST).is_file()
+    resume = RunFolder(folder).latest() is not None  # a trial killed at any write continues from what it has
     config = TrainConfig(model=spec, data=proxy.data, data_dir=proxy.data_dir, output=str(folder), recipe=recipe,
                          epochs=proxy.epochs, batch_size=proxy.batch_size, limit_train=proxy.limit_train,
                          limit_val=proxy.limit_val, seed=seed, resume=resume, device=proxy.device, progress=False,

@@ -77,7 +77,6 @@ class Engine:
                  overwrite: bool = False, outputs: Sequence[str] = ()) -> None:
         self.plan, self.output, self.storage_url = plan, Path(output), storage
         self.outputs = tuple(outputs)
-        self.notes: list[str] = []  # what the engine decided about the folder, for the runner to say
         if self.output.exists() and not self.output.is_dir():
             raise InputError(f"output {self.output} is a file, not a study folder")
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -140,9 +139,7 @@ class Engine:
             path.unlink()
         if (self.output / TRIALS_FOLDER).is_dir():
             shutil.rmtree(self.output / TRIALS_FOLDER)
-        message = note.format(folder=self.output)
-        self.notes.append(message)
-        warnings.warn(message, stacklevel=3)
+        warnings.warn(note.format(folder=self.output), stacklevel=3)
 
     def _existing(self) -> optuna.Study | None:
         """The study, if it exists by now (another coordinator may have created it in a shared database)."""

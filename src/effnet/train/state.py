@@ -80,7 +80,7 @@ class RunFolder:
         for written in (self.last, self.best, self.metrics):  # left by a run that was killed while writing
             remove_stale_temps(written)
         if resume:
-            path = self.last if resume is True else Path(str(resume))
+            path = (self.latest() or self.last) if resume is True else Path(str(resume))
             if not path.is_file():
                 raise InputError(f"cannot resume: no checkpoint at {path}")
             return path
@@ -90,6 +90,14 @@ class RunFolder:
                               "to start over")
         for path in existing:
             path.unlink()
+        return None
+
+    def latest(self) -> Path | None:
+        """The checkpoint to continue from: `last.pt`, or `best.pt` when a run was killed after writing its first
+        best.pt and before its first last.pt (both hold the whole state); None for a folder without either."""
+        for path in (self.last, self.best):
+            if path.is_file():
+                return path
         return None
 
     def _write(self, path: Path, write: Callable[[Path], None]) -> None:
