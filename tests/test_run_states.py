@@ -82,3 +82,54 @@ def test_a_study_trial_killed_at_a_write_runs_again_to_its_end(tmp_path: Path, d
     monkeypatch.undo()
     result = train_trial(SPEC, proxy, 0, tmp_path / "trial")  # never "already holds a run": it continues
     assert result["epochs"] == EPOCHS
+
+
+# ----- diverged or corrupt training is never reported as success -------------------------------------------------
+CORRUPTIONS = {
+    "NaN BatchNorm statistics": lambda model: model.stem.bn.running_mean.fill_(float("nan")),
+    "a negative BatchNorm variance": lambda model: model.stem.bn.running_var.fill_(-1.0),
+    "an infinite weight": lambda model: model.classifier.weight.data.fill_(float("inf")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CORRUPTIONS))
+def test_a_run_whose_state_becomes_unusable_stops_and_keeps_its_last_good_checkpoint(
+        tmp_path: Path, data: Path, monkeypatch, case: str) -> None:
+    from effnet.checkpoints import load_checkpoint
+    from effnet.train import TrainingDiverged
+
+    real, steps = Trainer._optimizer_step, []
+
+    def step(self) -> None:
+        real(self)
+        steps.append(1)
+        if len(steps) == 4:  # in the second epoch (3 steps each)
+            with __import__("torch").no_grad():
+                CORRUPTIONS[case](self.model)
+
+    monkeypatch.setattr(Trainer, "_optimizer_step", step)
+    run = tmp_path / "run"
+    with pytest.raises(TrainingDiverged, match="diverged in epoch 2") as stop:
+        Trainer(config(data, run)).fit()
+    assert "Last good checkpoint" in str(stop.value) and "\n" not in str(stop.value)
+    kept = load_checkpoint(run / "last.pt")
+    assert kept["epoch"] == 1  # the checkpoint of the last good epoch, untouched
+    model = effnet.load_model(run / "last.pt")  # and it loads: it was checked when it was read
+    assert model.num_classes == 10
+
+
+def test_weights_with_a_negative_variance_are_refused_wherever_they_are_read(tmp_path: Path) -> None:
+    import torch
+
+    model = effnet.build(SPEC, 10)
+    state = model.state_dict()
+    state["stem.bn.running_var"] = -torch.ones_like(state["stem.bn.running_var"])
+    path = tmp_path / "bad.pt"
+    torch.save(state, path)
+    with pytest.raises(effnet.WeightsError, match="negative variances"):
+        effnet.load_weights(effnet.build(SPEC, 10), path)
+    with torch.no_grad():
+        model.stem.bn.running_var.fill_(float("nan"))
+    with pytest.raises(effnet.WeightsError, match="refusing to save"):
+        effnet.save_pretrained(model, tmp_path / "saved")
+    assert not (tmp_path / "saved").exists()

@@ -185,7 +185,8 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path: Path, monkeypat
         return image * float("nan") if self.epoch == 1 else image, label
 
     monkeypatch.setattr(datasets.SeededDataset, "__getitem__", poisoned)
-    with pytest.raises(TrainingDiverged, match=r"loss became nan at step 5 .*Last good checkpoint: .*last\.pt"):
+    with pytest.raises(TrainingDiverged, match=r"diverged in epoch .*: the loss became nan at step 5; .*Last good "
+                       r"checkpoint: .*last\.pt"):
         Trainer(tiny_config(data, out, epochs=2, resume=True)).fit()
     assert ((out / "last.pt").read_bytes(), (out / "metrics.jsonl").read_bytes()) == before
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]

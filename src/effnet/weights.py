@@ -231,15 +231,36 @@ def to_effnet_names(model: nn.Module, state: Mapping[str, torch.Tensor], fmt: st
 
 
 def check_values(state: Mapping[str, torch.Tensor], own: Mapping[str, torch.Tensor], origin: str) -> None:
-    """Every tensor meant for a floating-point parameter or buffer must be floating-point and finite."""
+    """Every tensor meant for a floating-point parameter or buffer must be floating-point and finite, and a
+    BatchNorm's running variance must not be negative (it is a variance: a negative one gives NaN outputs)."""
     for key, value in state.items():
         if not own[key].is_floating_point():
             continue
         if not value.is_floating_point():
             raise WeightsError(f"{origin}: {key} holds {str(value.dtype).replace('torch.', '')} values where "
                                "floating-point weights are expected")
-        if not bool(torch.isfinite(value).all()):
-            raise WeightsError(f"{origin}: {key} holds NaN or infinite values")
+        problem = tensor_problem(key, value)
+        if problem:
+            raise WeightsError(f"{origin}: {key} holds {problem}")
+
+
+def tensor_problem(key: str, value: torch.Tensor) -> str | None:
+    """What is wrong with one floating-point weight: NaN or infinite values, or a negative running variance."""
+    if not bool(torch.isfinite(value).all()):
+        return "NaN or infinite values"
+    if key.endswith("running_var") and bool((value < 0).any()):
+        return "negative variances"
+    return None
+
+
+def state_problem(module: nn.Module) -> str | None:
+    """The first weight or statistic of a module that could not be saved or used (see `tensor_problem`), named."""
+    for key, value in module.state_dict().items():
+        if value.is_floating_point():
+            problem = tensor_problem(key, value)
+            if problem:
+                return f"{key} holds {problem}"
+    return None
 
 
 def _summarise(keys: list[str], limit: int = 6) -> str:
@@ -325,6 +346,9 @@ def save_pretrained(model: nn.Module, directory: str | Path, *, overwrite: bool 
     spec: NetSpec | None = getattr(model, "spec", None)
     if spec is None or not hasattr(model, "preprocessing"):
         raise WeightsError("save_pretrained needs an effnet model (one with a .spec)")
+    problem = state_problem(model)
+    if problem:
+        raise WeightsError(f"refusing to save a model that cannot be used: {problem}")
     directory = check_output(directory, inputs=inputs, overwrite=overwrite, directory=True)
     directory.mkdir(parents=True, exist_ok=True)
     config = {"effnet_format": 2, "spec": spec.to_dict(), "num_classes": int(getattr(model, "num_classes", 0)),

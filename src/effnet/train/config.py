@@ -21,7 +21,7 @@ RUN_FILES = ("last.pt", "best.pt", "metrics.jsonl", "pretrained", "pretrained-em
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
+    """The loss, the weights or the BatchNorm statistics became unusable; the last good checkpoint is kept."""
 
 
 @dataclass

@@ -36,7 +36,7 @@ from ..distributed import (
 from ..errors import InputError
 from ..evaluate import evaluate
 from ..loader import load_model
-from ..weights import in_channels, save_pretrained
+from ..weights import in_channels, save_pretrained, state_problem
 from .config import TrainConfig, TrainingDiverged, amp_dtype, check_options, default_channels_last, resolve_device
 from .datasets import RunData
 from .ema import ModelEma
@@ -259,8 +259,19 @@ class Trainer:
         if self.on_validate is not None and self.dist.is_main:
             self.on_validate(point)
 
+    def _check_state(self, epoch: int) -> None:
+        """Stop a run whose weights, BatchNorm statistics or EMA became unusable before anything is saved from it:
+        one line, and the last good checkpoint stays as it was."""
+        for what, module in (("the model", self.model), ("its EMA", self.ema.module if self.ema else None)):
+            problem = state_problem(module) if module is not None else None
+            if problem:
+                kept = self.checkpoint_path if self.checkpoint_path.exists() else "none"
+                raise TrainingDiverged(f"training diverged in epoch {epoch + 1}: {what}'s {problem}; stopped. Last "
+                                       f"good checkpoint: {kept}")
+
     def _finish_epoch(self, epoch: int, step_in_epoch: int, losses: list[float], images: int, train_seconds: float,
                       started: float, final: bool) -> dict[str, Any]:
+        self._check_state(epoch)
         validate = final or self.config.validate == "every" or self.progress.global_step in self.val_steps
         result = self._validate() if validate else None
         row = {"epoch": epoch + 1, "step": self.progress.global_step,
@@ -281,6 +292,10 @@ class Trainer:
         if final and self.test_loader is not None:  # the test split, scored once: never used for a choice
             test = self._validate(self.test_loader, ema=False)
             row.update(test_top1=test["top1"], test_top5=test["top5"], test_loss=test["loss"])
+        if result is not None and not math.isfinite(result["loss"]):
+            kept = self.checkpoint_path if self.checkpoint_path.exists() else "none"
+            raise TrainingDiverged(f"training diverged in epoch {epoch + 1}: the validation loss is {result['loss']}; "
+                                   f"stopped. Last good checkpoint: {kept}")
         best = result is not None and result["top1"] > self.progress.best_top1
         if result is not None:
             self.progress.best_top1 = max(self.progress.best_top1, result["top1"])
@@ -354,8 +369,9 @@ class Trainer:
                     running = torch.zeros((), device=self.device)
                     if not math.isfinite(step_loss):
                         kept = self.checkpoint_path if self.checkpoint_path.exists() else "none"
-                        raise TrainingDiverged(f"loss became {step_loss} at step {self.progress.global_step + 1} "
-                                               f"(epoch {epoch + 1}); stopped. Last good checkpoint: {kept}")
+                        raise TrainingDiverged(f"training diverged in epoch {epoch + 1}: the loss became {step_loss} "
+                                               f"at step {self.progress.global_step + 1}; stopped. Last good "
+                                               f"checkpoint: {kept}")
                     self._optimizer_step()
                     self.progress.global_step += 1
                     step_in_epoch += 1
