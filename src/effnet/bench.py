@@ -18,6 +18,7 @@ from torch import nn
 from .export import to_onnxruntime
 from .inference import optimize_for_inference
 from .loader import load_model
+from .profiling import images_per_batch
 from .spec import SpecError
 from .zoo import is_registered, normalize_name
 
@@ -160,8 +161,8 @@ def bench(models: Iterable[str], *, resolution: int | None = None, threads: int 
     `threads` CPU threads; peers without the architecture are skipped. effnet's model runs on its inference
     path (`optimize_for_inference`: BatchNorm folded, channels-last) unless `optimize=False`. `models` are
     registered names or spec files."""
-    if threads < 1:
-        raise SpecError(f"threads must be >= 1, got {threads}")
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 256:
+        raise SpecError(f"threads must be an integer in [1, 256], got {threads!r}")
     if runtime not in RUNTIMES:
         raise SpecError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
     for library in compare:
@@ -174,6 +175,7 @@ def bench(models: Iterable[str], *, resolution: int | None = None, threads: int 
         for name in models:
             model = load_model(name)
             size = resolution or model.spec.resolution
+            images_per_batch(model.spec, size, 1)  # refuses a size one image of which would exhaust memory
             if optimize and runtime == "torch":
                 model = optimize_for_inference(model)
             contenders = [("effnet", model)]
@@ -192,6 +194,7 @@ def measure_latency(model: nn.Module, *, resolution: int | None = None, threads:
     """Median milliseconds of one batch-1 inference on effnet's inference path (BatchNorm folded, channels-last,
     frozen graph) with `threads` CPU threads: the latency the scaling study and the architecture search use."""
     size = resolution or model.spec.resolution
+    images_per_batch(model.spec, size, 1)  # refuses a size one image of which would exhaust memory
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

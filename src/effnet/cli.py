@@ -82,9 +82,12 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     print(f"effnet: warning: {_one_line(message)}", file=sys.stderr)
 
 
+MAX_MESSAGE = 600  # characters of an error line: a message that quotes a huge value is cut, never megabytes
+
+
 def _one_line(error: BaseException | str) -> str:
-    text = str(error).strip() or type(error).__name__
-    return " ".join(text.split())
+    text = " ".join((str(error).strip() or type(error).__name__).split())
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 20] + f" ... ({len(text):,} characters)"
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ _TOKEN = re.compile(r"^(se|r|k|s|e|c|g)(\d+(?:\.\d+)?)$")
 
 # Bounds that keep a spec (or a hostile spec file) from describing a network no machine could build: a file that
 # asks for more is refused at once instead of exhausting memory. The largest published networks are far inside.
+MAX_BLOCKS = 4096  # blocks in all stages: 74x EfficientNet-B7's 55, 80x ResNet-152's 50
 LIMITS = {"repeats": 1024, "kernel": 31, "stride": 8, "channels": 32768, "groups": 32768, "expand": 64.0,
           "resolution": 8192}
 
@@ -164,6 +165,10 @@ class NetSpec:
             raise SpecError("a network needs at least one stage")
         if len(self.stages) > 256:
             raise SpecError(f"a network of {len(self.stages)} stages is beyond the supported maximum 256")
+        blocks = sum(stage.repeats for stage in self.stages)
+        if blocks > MAX_BLOCKS:
+            raise SpecError(f"a network of {blocks:,} blocks is beyond the supported maximum {MAX_BLOCKS:,} "
+                            "(building it would take minutes)")
         if not isinstance(self.resolution, int) or isinstance(self.resolution, bool):
             raise SpecError(f"input resolution must be an integer, got {self.resolution!r}")
         if not 8 <= self.resolution <= LIMITS["resolution"]:

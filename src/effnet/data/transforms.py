@@ -70,11 +70,34 @@ def _normalize(preprocessing: Preprocessing) -> list[torch.nn.Module]:
     return [v2.ToDtype(torch.float32, scale=True), v2.Normalize(preprocessing.mean, preprocessing.std)]
 
 
+MAX_RESIZED_PIXELS = 64 * 2**20  # an image whose resize would make more pixels than this is refused
+
+
+class SizeGuard(torch.nn.Module):
+    """Refuses an image whose resize to `shorter` px on its shorter side would allocate too much: a file of a few
+    hundred bytes can be 1 x 20000 px, and resizing it would make a 5-gigapixel image."""
+
+    def __init__(self, shorter: int) -> None:
+        super().__init__()
+        self.shorter = shorter
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        height, width = image.shape[-2:]
+        scale = self.shorter / max(1, min(height, width))
+        if height * width * scale * scale > MAX_RESIZED_PIXELS:
+            raise InputError(f"an image of {width}x{height} px is too extreme in shape: resizing its shorter side to "
+                             f"{self.shorter} px would make {height * width * scale * scale / 1e6:,.0f} megapixels "
+                             f"(at most {MAX_RESIZED_PIXELS / 1e6:.0f})")
+        return image
+
+
 def eval_transform(preprocessing: Preprocessing) -> v2.Compose:
-    """The one eval transform: shorter side to floor(input_size / crop_pct), center crop, normalise."""
+    """The one eval transform: shorter side to floor(input_size / crop_pct), center crop, normalise (an image of an
+    extreme shape is refused before it is resized)."""
     resize = v2.Resize(preprocessing.resize_size, interpolation=_INTERPOLATION[preprocessing.interpolation],
                        antialias=True)
-    return v2.Compose([ToRGB(), resize, v2.CenterCrop(preprocessing.input_size), *_normalize(preprocessing)])
+    return v2.Compose([ToRGB(), SizeGuard(preprocessing.resize_size), resize, v2.CenterCrop(preprocessing.input_size),
+                       *_normalize(preprocessing)])
 
 
 def train_transform(preprocessing: Preprocessing, augmentation: Augmentation) -> v2.Compose:
@@ -100,4 +123,5 @@ def mixup(images: torch.Tensor, targets: torch.Tensor, num_classes: int, alpha: 
     return images * lam + images.flip(0) * (1 - lam), soft * lam + soft.flip(0) * (1 - lam)
 
 
-__all__ = ["POLICIES", "Augmentation", "ToRGB", "eval_transform", "mixup", "train_transform"]
+__all__ = ["MAX_RESIZED_PIXELS", "POLICIES", "Augmentation", "SizeGuard", "ToRGB", "eval_transform", "mixup",
+           "train_transform"]

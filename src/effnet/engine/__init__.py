@@ -7,11 +7,14 @@ from .heartbeat import HEARTBEAT, STALE_AFTER
 from .plan import (
     INTERRUPTED,
     JOURNAL_FILE,
+    MAX_SEEDS,
+    MAX_TRIALS,
     PRUNERS,
     STUDY_FILE,
     Plan,
     Record,
     TrialContext,
+    check_count,
     make_pruner,
     resolve,
     summarize,
@@ -24,6 +27,7 @@ from .storage import open_storage
 from .study import Engine
 from .worker import WorkerJob, work
 
-__all__ = ["HEARTBEAT", "INTERRUPTED", "JOURNAL_FILE", "PRUNERS", "STALE_AFTER", "STUDY_FILE", "Engine", "Experiment",
-           "Plan", "Record", "StudyFailing", "TrialContext", "WorkerJob", "make_pruner", "open_storage", "resolve",
-           "run_experiment", "summarize", "throughput", "trial_key", "trial_slug", "work"]
+__all__ = ["HEARTBEAT", "INTERRUPTED", "JOURNAL_FILE", "MAX_SEEDS", "MAX_TRIALS", "PRUNERS", "STALE_AFTER",
+           "STUDY_FILE", "Engine", "Experiment", "Plan", "Record", "StudyFailing", "TrialContext", "WorkerJob",
+           "check_count", "make_pruner", "open_storage", "resolve", "run_experiment", "summarize", "throughput",
+           "trial_key", "trial_slug", "work"]

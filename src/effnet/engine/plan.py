@@ -29,6 +29,9 @@ DUPLICATE = "duplicate of a trial already run"
 NOT_RESULTS = (IDLE, OVER_BUDGET, DUPLICATE)
 STALE = "its process stopped without finishing it"  # a FAIL without an error: failed as stale
 
+# Bounds every plan and run is checked against before anything starts (what one machine, or a few, can hold).
+MAX_TRIALS, MAX_SEEDS, MAX_WORKERS, MAX_THREADS, MAX_FAILURES = 10_000, 100, 64, 256, 1_000
+
 Params = dict[str, Any]
 Objective = Callable[[Params, "TrialContext"], dict[str, Any]]
 
@@ -56,8 +59,10 @@ class Plan:
     max_failures: int = 3
 
     def __post_init__(self) -> None:
-        if isinstance(self.max_failures, bool) or not isinstance(self.max_failures, int) or self.max_failures < 1:
-            raise InputError(f"max-failures must be a positive integer, got {self.max_failures!r}")
+        check_count("max-failures", self.max_failures, MAX_FAILURES)
+        if len(self.trials) + self.asks > MAX_TRIALS:
+            raise InputError(f"the {self.kind} would run {len(self.trials) + self.asks:,} trials, more than "
+                             f"{MAX_TRIALS:,}")
         if self.pruner is not None and self.pruner not in PRUNERS:
             raise InputError(f"pruner must be one of {', '.join(PRUNERS)}, got {self.pruner!r}")
         keys = [trial_key(params) for params in self.trials]
@@ -88,6 +93,14 @@ class Plan:
 
 
 PRUNERS = ("median", "halving", "hyperband")
+
+
+def check_count(name: str, value: object, limit: int, low: int = 1) -> int:
+    """A count option within [low, limit], or a one-line error naming it (checked before any work)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= limit:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+        raise InputError(f"{name} must be an integer in [{low}, {limit:,}], got {shown}")
+    return value
 
 
 def make_pruner(name: str | None, max_resource: int | None = None) -> optuna.pruners.BasePruner:

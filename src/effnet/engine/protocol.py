@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from .plan import Plan
+from .plan import MAX_THREADS, MAX_WORKERS, Plan, check_count
 from .storage import open_storage
 from .study import Engine
 
@@ -38,6 +38,8 @@ def run_experiment(experiment: Experiment, output: str | os.PathLike[str], *, st
     """Check, then run (or resume) `experiment` in `output` and write its outputs; returns what `write` returns.
     Nothing is written when a check fails; stopped early (Ctrl-C, `max_failures` failed trials in a row), the
     outputs are written from the trials finished so far before the stop goes on."""
+    check_count("workers", workers, MAX_WORKERS)
+    check_count("threads", threads, MAX_THREADS)
     if storage is not None:
         open_storage(Path(output), storage, create=False)  # an unreachable database: one line, before anything else
     experiment = experiment.prepare()

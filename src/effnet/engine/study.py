@@ -46,11 +46,14 @@ from .plan import (
     INTERRUPTED,
     JOURNAL_FILE,
     KEY,
+    MAX_THREADS,
+    MAX_WORKERS,
     NOT_RESULTS,
     RETRY_ATTR,
     STUDY_FILE,
     Plan,
     Record,
+    check_count,
     error_of,
     failing_streak,
     first_difference,
@@ -296,8 +299,8 @@ class Engine:
         """Run every unfinished trial with `workers` processes (`objective` is "module:function"); returns the
         final counts. A failed trial is recorded with its error and the rest go on -- until `plan.max_failures`
         fail in a row: then `StudyFailing` says why."""
-        if workers < 1 or threads < 1:
-            raise InputError(f"workers and threads must be >= 1, got {workers} and {threads}")
+        check_count("workers", workers, MAX_WORKERS)
+        check_count("threads", threads, MAX_THREADS)
         resolve(objective)
         started = time.time()
         self.fail_stale()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..budget import METHODS, fit_budget
-from ..engine import Engine, Plan, TrialContext, run_experiment, summarize
+from ..engine import MAX_SEEDS, Engine, Plan, TrialContext, check_count, run_experiment, summarize
 from ..errors import InputError
 from ..outputs import atomic_path
 from ..spec import NetSpec, SpecError
@@ -55,8 +55,8 @@ class Comparison:
             raise InputError(f"size-to names {self.size_to!r}, which is not one of the models")
         if self.size_method not in METHODS:
             raise InputError(f"size method must be one of {', '.join(METHODS)}")
-        if self.seeds < 1 or self.first_seed < 0:
-            raise InputError("seeds must be >= 1 and the first seed >= 0")
+        check_count("seeds", self.seeds, MAX_SEEDS)
+        check_count("first seed", self.first_seed, 10**9, low=0)
 
     @property
     def reference(self) -> str:

@@ -7,12 +7,13 @@ study's CPU time before it starts."""
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..engine import Engine, Plan, TrialContext, run_experiment
+from ..engine import MAX_SEEDS, Engine, Plan, TrialContext, check_count, run_experiment
 from ..errors import InputError
 from ..outputs import atomic_path
 from ..spec import NetSpec
@@ -40,8 +41,10 @@ class ConvergenceCheck:
     outputs = (RESULTS, REPORT)
 
     def __post_init__(self) -> None:
-        if self.seeds < 1 or not self.tolerance > 0 or self.factor < 2:
-            raise InputError("the convergence check needs seeds >= 1, a positive tolerance and a factor >= 2")
+        check_count("seeds", self.seeds, MAX_SEEDS)
+        check_count("factor", self.factor, 16, low=2)
+        if not (math.isfinite(self.tolerance) and self.tolerance > 0):
+            raise InputError(f"the convergence check needs a positive tolerance, got {self.tolerance!r}")
 
     @property
     def schedules(self) -> tuple[int, int]:

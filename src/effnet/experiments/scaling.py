@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..budget import METHODS, fit_budget
-from ..engine import Engine, Plan, TrialContext, run_experiment
+from ..engine import MAX_SEEDS, Engine, Plan, TrialContext, check_count, run_experiment
 from ..errors import InputError
 from ..scaling import ALPHA, BETA, GAMMA, REPEAT_ROUNDINGS, effective_coefficients, scale_spec
 from ..spec import NetSpec, SpecError
@@ -31,7 +31,7 @@ BUDGET_METRICS = ("macs", "latency")
 GRID_PAIRS = ((1.0, 1.0), (2.0, 1.0), (1.0, 1.3), (2.0, 1.3))
 GRID_WIDTHS = (1.0, 1.4, 1.8, 2.2)
 OBJECTIVE = "effnet.experiments.scaling:objective"
-MAX_TRIALS = 10_000  # a plan larger than this is refused before anything starts
+MAX_BUDGETS = 32
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,11 @@ class ScalingStudy:
     outputs = (RESULTS, REPORT, *FIGURES.values())
 
     def __post_init__(self) -> None:
+        check_count("seeds", self.seeds, MAX_SEEDS)
+        if len(self.budgets) > MAX_BUDGETS or len(self.grid_pairs) * len(self.grid_widths) > MAX_BUDGETS ** 2:
+            raise InputError(f"the study takes at most {MAX_BUDGETS} budgets (and {MAX_BUDGETS ** 2} grid points)")
+        if len(self.fidelities) > 4:
+            raise InputError("the study takes at most 4 fidelities")
         unknown = [method for method in self.methods if method not in METHODS]
         if unknown:
             raise InputError(f"unknown scaling method {unknown[0]!r}; choose from {', '.join(METHODS)}")
@@ -76,8 +81,6 @@ class ScalingStudy:
                                  "baseline's cost")
         if not self.budgets and self.methods:
             raise InputError("the study needs at least one budget")
-        if self.seeds < 1:
-            raise InputError(f"seeds must be >= 1, got {self.seeds}")
         if self.budget_metric not in BUDGET_METRICS:
             raise InputError(f"budget metric must be one of {', '.join(BUDGET_METRICS)}, got {self.budget_metric!r}")
         if self.repeat_rounding not in REPEAT_ROUNDINGS:
@@ -87,8 +90,7 @@ class ScalingStudy:
             raise InputError(f"fidelities must be distinct epoch counts other than the proxy's {self.proxy.epochs}")
         if not self.converged_within > 0:
             raise InputError("converged-within must be a positive number of points")
-        if len(self.plan().trials) > MAX_TRIALS:
-            raise InputError(f"the study would train {len(self.plan().trials):,} trials, more than {MAX_TRIALS:,}")
+        self.plan()  # refuses a plan of more trials than MAX_TRIALS before anything starts
 
     def inputs(self) -> dict[str, Any]:
         """What the study is made from (a study folder made from other inputs is refused)."""

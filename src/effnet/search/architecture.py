@@ -25,7 +25,17 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from ..engine import Engine, Plan, TrialContext, run_experiment, summarize, trial_slug
+from ..engine import (
+    MAX_SEEDS,
+    MAX_TRIALS,
+    Engine,
+    Plan,
+    TrialContext,
+    check_count,
+    run_experiment,
+    summarize,
+    trial_slug,
+)
 from ..errors import InputError
 from ..experiments.compare import Comparison, run_comparison, winner
 from ..experiments.plots import line_plot, scatter
@@ -42,7 +52,6 @@ SAMPLERS = ("random", "nsga2", "evolution")
 COSTS = ("macs", "latency")
 BEST, CANDIDATES, REPORT, CONFIRM = "best.json", "candidates.json", "report.md", "confirm"
 CONFIRM_KIND = "architecture-confirm"
-MAX_TRIALS = 10_000
 PARETO, TRAJECTORY = "pareto.png", "trajectory.png"
 GENOTYPE = "genotype"
 
@@ -92,9 +101,11 @@ class ArchitectureSearch:
                 self.population < 2 or not math.isfinite(self.weight):
             raise InputError("the search needs a positive finite target and weight, trials >= 1, seeds >= 1 and "
                              "population >= 2")
-        if self.trials > MAX_TRIALS or self.seeds > 100 or self.confirm < 0 or self.confirm_seeds < 1:
-            raise InputError(f"the search allows 1 to {MAX_TRIALS:,} trials, up to 100 seeds per candidate, confirm "
-                             ">= 0 and confirm seeds >= 1")
+        check_count("trials", self.trials, MAX_TRIALS)
+        check_count("seeds", self.seeds, MAX_SEEDS)
+        check_count("confirm-seeds", self.confirm_seeds, MAX_SEEDS)
+        check_count("confirm", self.confirm, 100, low=0)
+        check_count("population", self.population, 1_000, low=2)
         if self.prune and self.sampler == "nsga2":
             raise InputError("NSGA-II optimises two objectives, and Optuna cannot prune those: use the scalar reward "
                              "(random or evolution) to prune")

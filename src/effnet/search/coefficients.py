@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import warnings
 from collections import defaultdict
@@ -22,8 +23,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from ..engine import MAX_SEEDS, Engine, Plan, TrialContext, check_count, run_experiment, summarize
 from ..engine import PRUNERS as ENGINE_PRUNERS
-from ..engine import Engine, Plan, TrialContext, run_experiment, summarize
 from ..errors import InputError
 from ..experiments.compare import Comparison, run_comparison, winner
 from ..experiments.plots import scatter
@@ -81,10 +82,12 @@ class CoefficientSearch:
             raise InputError(f"tolerance must be in (0, {self.target:g}), got {self.tolerance:g}")
         if self.pruner not in PRUNERS:
             raise InputError(f"pruner must be one of {', '.join(PRUNERS)}, got {self.pruner!r}")
-        if self.seeds < 1 or self.family < 0 or self.confirm < 0 or self.confirm_seeds < 1:
-            raise InputError("seeds and confirm-seeds must be >= 1, family and confirm >= 0")
-        if self.family > 16:
-            raise InputError(f"family must be at most 16 members, got {self.family}")
+        check_count("seeds", self.seeds, MAX_SEEDS)
+        check_count("confirm-seeds", self.confirm_seeds, MAX_SEEDS)
+        check_count("confirm", self.confirm, 100, low=0)
+        check_count("family", self.family, 16, low=0)
+        if not all(math.isfinite(v) for v in (self.step, self.low, self.high, self.tolerance, self.target)):
+            raise InputError("the grid's step, range, tolerance and target must be finite numbers")
         if self.repeat_rounding not in REPEAT_ROUNDINGS:
             raise InputError(f"repeat rounding must be one of {', '.join(REPEAT_ROUNDINGS)}")
         if self.pruner != "none" and self.proxy.val_points < 2:

@@ -78,8 +78,11 @@ def check_options(config: TrainConfig) -> None:
         value = getattr(config, name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise InputError(f"{name.replace('_', '-')} must be a positive integer, got {value!r}")
-    if config.accum_steps < 1 or config.workers < 0:
-        raise InputError("accum-steps must be >= 1 and workers >= 0")
+    if isinstance(config.accum_steps, bool) or not isinstance(config.accum_steps, int) or \
+            not 1 <= config.accum_steps <= 4096:
+        raise InputError(f"accum-steps must be an integer in [1, 4096], got {config.accum_steps!r}")
+    if isinstance(config.workers, bool) or not isinstance(config.workers, int) or not 0 <= config.workers <= 64:
+        raise InputError(f"workers (data-loader processes) must be an integer in [0, 64], got {config.workers!r}")
     if config.validate not in ("every", "last"):
         raise InputError(f"validate must be every or last, got {config.validate!r}")
     if config.val_split not in VAL_SPLITS:

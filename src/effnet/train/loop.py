@@ -36,6 +36,7 @@ from ..distributed import (
 from ..errors import InputError
 from ..evaluate import evaluate
 from ..loader import load_model
+from ..profiling import images_per_batch
 from ..weights import in_channels, save_pretrained, state_problem
 from .config import TrainConfig, TrainingDiverged, amp_dtype, check_options, default_channels_last, resolve_device
 from .datasets import RunData
@@ -168,6 +169,10 @@ class Trainer:
             net = nn.parallel.DistributedDataParallel(net, device_ids=ids)
         self.net = torch.compile(net) if c.compile else net
         self.ddp = net if self.dist.enabled else None
+        if images_per_batch(self.model.spec, self.preprocessing.input_size, self.batch_size) < self.batch_size:
+            raise InputError(f"a batch of {self.batch_size} images of {self.preprocessing.input_size} px is beyond the "
+                             "supported activation memory for this model; use a smaller --batch-size (and "
+                             "--accum-steps for the same global batch)")
         self.sampler = ResumableSampler(len(self.train_set), self.batch_size, c.accum_steps, self.dist, c.seed)
         self.global_batch = self.sampler.global_batch
         if self.sampler.steps_per_epoch < 1:

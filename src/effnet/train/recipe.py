@@ -213,6 +213,20 @@ def parse_assignments(items: list[str] | None) -> dict[str, str]:
     return out
 
 
+MAX_YAML_EVENTS = 10_000  # a recipe is a few dozen fields; far more is a hostile file
+
+
+def safe_yaml(text: str, path: Path) -> Any:
+    """YAML with the safe loader, refusing aliases (nested ones expand exponentially: a few hundred bytes can hold
+    billions of nodes) and documents of more than `MAX_YAML_EVENTS` events, before anything is built."""
+    for count, event in enumerate(yaml.parse(text, Loader=yaml.SafeLoader)):
+        if isinstance(event, yaml.AliasEvent):
+            raise InputError(f"recipe file {path} uses YAML aliases (*name); write the values out")
+        if count > MAX_YAML_EVENTS:
+            raise InputError(f"recipe file {path} holds more than {MAX_YAML_EVENTS:,} YAML nodes; not a recipe")
+    return yaml.safe_load(text)
+
+
 def load_recipe(name_or_file: str | Path = "paper", overrides: dict[str, Any] | None = None) -> Recipe:
     """A preset by name or a YAML/JSON file (optionally `base: PRESET`), then `overrides` on top."""
     key = str(name_or_file)
@@ -226,7 +240,7 @@ def load_recipe(name_or_file: str | Path = "paper", overrides: dict[str, Any] | 
             raise InputError(f"recipe file {path} is too large to be a recipe")
         try:
             text = path.read_text(encoding="utf-8")
-            data = yaml.safe_load(text) if path.suffix.lower() in (".yaml", ".yml") else json.loads(text)
+            data = safe_yaml(text, path) if path.suffix.lower() in (".yaml", ".yml") else json.loads(text)
         except (UnicodeDecodeError, yaml.YAMLError, json.JSONDecodeError, RecursionError) as error:
             raise InputError(f"cannot parse recipe file {path}: {str(error).splitlines()[0]}") from None
         if not isinstance(data, dict):
