@@ -25,7 +25,7 @@ def refused_fast(capsys, argv: list[str], expect: str) -> str:
     except SystemExit as stop:  # argparse's own checks
         code = stop.code
     elapsed = time.perf_counter() - started
-    out, err = capsys.readouterr()
+    _out, err = capsys.readouterr()
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and lines[0].startswith("effnet: error:"), (argv, code, err)
     assert expect in lines[0], (expect, lines[0])
@@ -50,22 +50,22 @@ TRAIN = ["train", "--model", "{spec}", "--data", "fashion-mnist", "--output", "{
 
 # ----- 1. counts: unbounded options, grids and plans too large, non-finite values --------------------------------
 COUNTS = [
-    ("a million seeds", STUDY + ["--seeds", "1000000"], "seeds must be an integer in [1, 100]"),
-    ("workers beyond the machine", STUDY + ["--workers", "100000"], "workers must be an integer in [1, 64]"),
-    ("threads beyond the machine", STUDY + ["--threads", "100000"], "threads must be an integer in [1, 256]"),
-    ("forty budgets", STUDY + ["--budgets", ",".join(f"{b}x" for b in range(2, 42))], "at most 32 budgets"),
-    ("an infinite budget", STUDY + ["--budgets", "inf"], "is not in (1x, 10000x]"),
-    ("no failures allowed", STUDY + ["--max-failures", "0"], "expected a positive integer"),
-    ("a grid step of 1e-4", COEFFICIENTS + ["--step", "0.0001"], "use a coarser step"),
-    ("a family of a thousand", COEFFICIENTS + ["--family", "1000"], "family must be an integer in [0, 16]"),
-    ("a billion trials", ARCHITECTURE + ["--trials", "1000000000"], "trials must be an integer in [1, 10,000]"),
-    ("a NaN reward weight", ARCHITECTURE + ["--weight", "nan"], "finite target and weight"),
+    ("a million seeds", [*STUDY, "--seeds", "1000000"], "seeds must be an integer in [1, 100]"),
+    ("workers beyond the machine", [*STUDY, "--workers", "100000"], "workers must be an integer in [1, 64]"),
+    ("threads beyond the machine", [*STUDY, "--threads", "100000"], "threads must be an integer in [1, 256]"),
+    ("forty budgets", [*STUDY, "--budgets", ",".join(f"{b}x" for b in range(2, 42))], "at most 32 budgets"),
+    ("an infinite budget", [*STUDY, "--budgets", "inf"], "is not in (1x, 10000x]"),
+    ("no failures allowed", [*STUDY, "--max-failures", "0"], "expected a positive integer"),
+    ("a grid step of 1e-4", [*COEFFICIENTS, "--step", "0.0001"], "use a coarser step"),
+    ("a family of a thousand", [*COEFFICIENTS, "--family", "1000"], "family must be an integer in [0, 16]"),
+    ("a billion trials", [*ARCHITECTURE, "--trials", "1000000000"], "trials must be an integer in [1, 10,000]"),
+    ("a NaN reward weight", [*ARCHITECTURE, "--weight", "nan"], "finite target and weight"),
     ("an infinite latency target", ["search", "architecture", "--reference", "{spec}", "--cost", "latency",
                                     "--target-latency", "inf", "--data", "fashion-mnist", "--output", "{out}"],
      "finite target and weight"),
-    ("a schedule factor of 100", CONVERGENCE + ["--factor", "100"], "factor must be an integer in [2, 16]"),
-    ("a thousand loader workers", TRAIN + ["--workers", "1000"], "workers (data-loader processes)"),
-    ("a million accumulation steps", TRAIN + ["--accum-steps", "1000000"], "accum-steps must be an integer"),
+    ("a schedule factor of 100", [*CONVERGENCE, "--factor", "100"], "factor must be an integer in [2, 16]"),
+    ("a thousand loader workers", [*TRAIN, "--workers", "1000"], "workers (data-loader processes)"),
+    ("a million accumulation steps", [*TRAIN, "--accum-steps", "1000000"], "accum-steps must be an integer"),
 ]
 
 
