@@ -72,12 +72,13 @@ def stored_model(source: str | os.PathLike[str]) -> StoredModel | None:
     if not is_trainer_state(data):
         return None
     spec = checkpoint_spec(data, str(path))
-    num_classes = data.get("num_classes")
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 0:
-        raise WeightsError(f"{path}: corrupt trainer checkpoint (num_classes {num_classes!r})")
+    num_classes, in_chans = data.get("num_classes"), data.get("in_chans", 3)
+    for name, value in (("num_classes", num_classes), ("in_chans", in_chans)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise WeightsError(f"{path}: corrupt trainer checkpoint ({name} {str(value)[:40]!r})")
     origin = {"model": str(data.get("model", spec.name)), "origin": f"trainer checkpoint {path.name}",
               "ema_available": isinstance(data.get("ema_state"), Mapping)}
-    return StoredModel(str(path), spec, num_classes, int(data.get("in_chans", 3)),
+    return StoredModel(str(path), spec, num_classes, in_chans,
                        checkpoint_preprocessing(data, spec), origin, data=data)
 
 

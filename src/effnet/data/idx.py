@@ -97,5 +97,10 @@ def fashion_mnist(split: str, data_dir: str | Path | None = None, transform=None
     images, labels = (read_idx(p) for p in paths)
     if images.ndim != 3 or labels.ndim != 1:
         raise InputError(f"{paths[0]}: expected (N, H, W) images and (N,) labels")
+    if images.dtype != np.uint8:
+        raise InputError(f"{paths[0]}: Fashion-MNIST images are unsigned bytes (IDX type 0x08), this file holds "
+                         f"{images.dtype.name} values")
+    if labels.dtype.kind not in "iu":
+        raise InputError(f"{paths[1]}: labels must be integers, this file holds {labels.dtype.name} values")
     return TensorImageDataset(torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64)),
                               list(FASHION_CLASSES), transform)

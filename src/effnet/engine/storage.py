@@ -5,7 +5,6 @@ is failed and tried again; one-line errors for what cannot be opened, and no pas
 from __future__ import annotations
 
 import inspect
-import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -29,10 +28,16 @@ def open_storage(output: Path, url: str | None, *, create: bool = True) -> BaseS
         output.mkdir(parents=True, exist_ok=True)
         try:
             return JournalStorage(JournalFileBackend(str(path)))
-        except (OSError, ValueError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        except Exception as error:  # a corrupt or hand-edited journal: Optuna replays it here
             raise InputError(f"cannot read the study journal {path}: {first_line(error)}") from None
     if url.startswith(("journal:", "file:")):
-        return JournalStorage(JournalFileBackend(url.split(":", 1)[1]))
+        path = Path(url.split(":", 1)[1])
+        if not path.parent.is_dir():
+            raise InputError(f"study storage {url!r}: the folder {path.parent} does not exist")
+        try:
+            return JournalStorage(JournalFileBackend(str(path)))
+        except Exception as error:  # a corrupt or hand-edited journal: Optuna replays it here
+            raise InputError(f"cannot read the study journal {path}: {first_line(error)}") from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ExperimentalWarning)  # the heartbeat is "experimental" in Optuna

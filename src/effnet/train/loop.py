@@ -33,7 +33,7 @@ from ..distributed import (
     epoch_seed,
     init_distributed,
 )
-from ..errors import InputError
+from ..errors import InputError, WeightsError
 from ..evaluate import evaluate
 from ..loader import load_model
 from ..profiling import images_per_batch
@@ -186,13 +186,7 @@ class Trainer:
                                    self.model.num_classes)
         self.progress = RunProgress()
         if self.resume_from:
-            self.progress, rngs = restore_checkpoint(
-                self.resume_from, metrics=self.folder.metrics, sig=self.signature, global_batch=self.global_batch,
-                model=self.model, ema=self.ema, optimizer=self.optimizer, scheduler=self.scheduler,
-                scaler=self.scaler)
-            if "torch_ranks" in rngs and len(rngs["torch_ranks"]) == self.dist.world_size:
-                rngs = {**rngs, "torch": rngs["torch_ranks"][self.dist.rank]}
-            set_rng_state(rngs)
+            self._restore(self.resume_from)
             if self.dist.is_main:  # drop rows a killed run wrote after this checkpoint, restore any it lost
                 self.folder.write_metrics(self.progress.history)
         self.val_loader = self._eval_loader(self.val_set)
@@ -202,6 +196,24 @@ class Trainer:
         return DataLoader(dataset, batch_size=self.batch_size, num_workers=self.config.workers,
                           sampler=ShardSampler(len(dataset), self.dist), pin_memory=self.device.type == "cuda",
                           generator=torch.Generator())
+
+    def _restore(self, path: Path) -> None:
+        """Continue from a checkpoint; one that does not fit this run (hand-edited or crafted: missing keys, wrong
+        shapes or types, other optimizer groups) is one line naming what is wrong, before any training."""
+        try:
+            self.progress, rngs = restore_checkpoint(
+                path, metrics=self.folder.metrics, sig=self.signature, global_batch=self.global_batch,
+                model=self.model, ema=self.ema, optimizer=self.optimizer, scheduler=self.scheduler,
+                scaler=self.scaler)
+            if "torch_ranks" in rngs and len(rngs["torch_ranks"]) == self.dist.world_size:
+                rngs = {**rngs, "torch": rngs["torch_ranks"][self.dist.rank]}
+            set_rng_state(rngs)
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as error:
+            if isinstance(error, (InputError, WeightsError)):
+                raise
+            detail = " ".join(str(error).split())[:200] or type(error).__name__
+            raise WeightsError(f"cannot resume from {path}: it does not fit this run ({type(error).__name__}: "
+                               f"{detail})") from None
 
     # ----- checkpoints -------------------------------------------------------------------------------
     def _checkpoint(self) -> dict[str, Any]:

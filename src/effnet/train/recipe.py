@@ -78,12 +78,14 @@ class Recipe:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise InputError(f"recipe {self.name!r}: {name} must be a finite number, got {value!r}")
         checks = {"epochs": 1 <= self.epochs <= 100_000, "batch_size": 1 <= self.batch_size <= 1_000_000,
-                  "lr": self.lr > 0, "lr_batch": self.lr_batch >= 1, "momentum": 0 <= self.momentum < 1,
-                  "rms_decay": 0 <= self.rms_decay < 1, "eps": self.eps > 0, "weight_decay": self.weight_decay >= 0,
-                  "warmup_epochs": 0 <= self.warmup_epochs <= self.epochs, "decay_epochs": self.decay_epochs > 0,
+                  "lr": 0 < self.lr <= 100, "lr_batch": 1 <= self.lr_batch <= 1_000_000,
+                  "momentum": 0 <= self.momentum < 1, "rms_decay": 0 <= self.rms_decay < 1, "eps": 0 < self.eps <= 1,
+                  "weight_decay": 0 <= self.weight_decay <= 100,
+                  "warmup_epochs": 0 <= self.warmup_epochs <= self.epochs,
+                  "decay_epochs": 0 < self.decay_epochs <= 100_000,
                   "decay_rate": 0 < self.decay_rate <= 1, "min_lr_ratio": 0 <= self.min_lr_ratio <= 1,
                   "label_smoothing": 0 <= self.label_smoothing < 1, "ema_decay": 0 <= self.ema_decay < 1,
-                  "crop_fraction": 0.05 <= self.crop_fraction <= 1, "grad_clip": self.grad_clip >= 0,
+                  "crop_fraction": 0.05 <= self.crop_fraction <= 1, "grad_clip": 0 <= self.grad_clip <= 1e6,
                   "bn_momentum": self.bn_momentum is None or 0 < self.bn_momentum <= 1,
                   "drop_path": self.drop_path is None or 0 <= self.drop_path < 1,
                   "dropout": self.dropout is None or 0 <= self.dropout < 1}
