@@ -12,7 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
 from .errors import USER_ERRORS
-from .outputs import disk_full
+from .outputs import disk_full, printable
 
 # Subcommand modules, each with `add_parser(subparsers)` that sets `func(args) -> int | None`.
 COMMANDS = ("models", "info", "predict", "demo", "train", "eval", "finetune", "profile", "scale", "bench",
@@ -86,7 +86,7 @@ MAX_MESSAGE = 600  # characters of an error line: a message that quotes a huge v
 
 
 def _one_line(error: BaseException | str) -> str:
-    text = " ".join((str(error).strip() or type(error).__name__).split())
+    text = printable(" ".join((str(error).strip() or type(error).__name__).split()))
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 20] + f" ... ({len(text):,} characters)"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import re
 import tempfile
@@ -20,6 +21,33 @@ from pathlib import Path
 from .errors import OutputError
 
 PathLike = str | os.PathLike[str]
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: object) -> str:
+    """A user-supplied name (a file name, a label) safe to print on one line: newlines, tabs and terminal escape
+    codes are shown as escapes (`\\n`, `\\x1b`) instead of being written raw."""
+    return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), str(text))
+
+
+@contextmanager
+def run_lock(folder: Path, what: str = "run") -> Iterator[None]:
+    """Hold `folder/.effnet.lock` for the duration: a second process writing the same folder at the same time is
+    refused with one line instead of silently overwriting the first's files. The lock is the kernel's (flock), so
+    it goes away with a killed process."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = open(folder / ".effnet.lock", "a+")  # noqa: SIM115 - held for the block
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputError(f"another {what} is writing {folder} right now; wait for it or choose another "
+                              "folder") from None
+        yield
+    finally:
+        handle.close()
 
 
 def _default_mode() -> int:

@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, Subset
 from ..data import VAL_SPLITS, View, eval_transform, make_dataset, make_splits
 from ..errors import InputError
 from ..evaluate import evaluate
+from ..outputs import printable
 from ..profiling import images_per_batch
 from ..train.config import default_channels_last, resolve_device
 from .options import add_model_options, model_from_args, print_json
@@ -54,6 +55,12 @@ def run(args: argparse.Namespace) -> int:
         dataset = make_dataset(args.data, args.split, data_dir=args.data_dir, on_bad_image=args.on_bad_image)
     classes = list(dataset.classes)
     first = model_from_args(args)
+    labels = list(first.preprocessing.labels or ())
+    if labels and labels != classes:
+        differ = next((f"{i}: {printable(a)} / {printable(b)}" for i, (a, b) in enumerate(zip(labels, classes))
+                       if a != b), f"{len(labels)} / {len(classes)} classes")
+        raise InputError(f"the data's classes are not the model's (first difference, model / data: {differ}); "
+                         "its accuracy would be meaningless")
     if not first.weights_origin:
         raise InputError("eval needs weights: --weights FILE|DIR|CHECKPOINT, --model DIR|CHECKPOINT, or --model NAME "
                          "--pretrained")

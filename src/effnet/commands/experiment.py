@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from ..budget import METHODS
+from ..errors import InputError
 from ..experiments import (
     Comparison,
     ScalingStudy,
@@ -24,6 +25,7 @@ from ..experiments.convergence import RESULTS as CONVERGENCE_RESULTS
 from ..experiments.convergence import ConvergenceCheck, run_convergence_check
 from ..experiments.scaling import BUDGET_METRICS
 from ..experiments.scaling_report import FIGURES, REPORT, RESULTS
+from ..outputs import printable
 from ..scaling import ALPHA, BETA, GAMMA, REPEAT_ROUNDINGS
 from .options import add_engine_options, add_proxy_options, engine_kwargs, positive_int, proxy_from_args, run_study
 
@@ -141,6 +143,8 @@ def run_compare(args: argparse.Namespace) -> int:
         label, _, source = item.rpartition("=") if "=" in item else (item, "", item)
         label = label if "=" in item else (Path(source).parent.name + "/" + Path(source).stem
                                            if Path(source).is_file() else source)
+        if label in models:
+            raise InputError(f"two models are labelled {printable(label)!r}; give each its own NAME=MODEL label")
         models[label] = model_spec(source, proxy.resolution)
     comparison = Comparison(models, seeds=args.seeds, proxy=proxy, size_to=args.size_to,
                             size_method=args.size_method)

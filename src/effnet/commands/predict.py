@@ -9,6 +9,7 @@ import torch
 from ..errors import InputError, WeightsError
 from ..export import to_onnxruntime
 from ..inference import optimize_for_inference
+from ..outputs import printable
 from ..prediction import check_images, predict
 from .options import add_model_options, model_from_args, print_json
 
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         print_json(results)
         return 0
     for result in results:
-        print(result["image"])
+        print(printable(result["image"]))
         for rank, row in enumerate(result["top"], start=1):
-            print(f"  {rank}. {row['label']:<32} {row['prob']:7.2%}  (class {row['index']})")
+            print(f"  {rank}. {printable(row['label']):<32} {row['prob']:7.2%}  (class {row['index']})")
     return 0

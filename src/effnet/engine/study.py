@@ -26,6 +26,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 import threading
 import time
 import warnings
@@ -324,6 +325,12 @@ class Engine:
                 finally:
                     for process in processes:
                         process.join()
+                for index, process in enumerate(processes):  # a worker killed from outside is said, not hidden
+                    if process.exitcode not in (0, 130, None) and process.exitcode != -signal.SIGINT:
+                        how = (f"signal {signal.Signals(-process.exitcode).name}" if process.exitcode < 0
+                               else f"exit code {process.exitcode}")
+                        warnings.warn(f"worker {index} (pid {process.pid}) of the study in {self.output} ended with "
+                                      f"{how}; its trial runs again on the next command", stacklevel=2)
         error = self.failing(started)
         if error is not None:
             raise StudyFailing(f"the study stopped: {error}")

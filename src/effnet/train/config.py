@@ -105,11 +105,12 @@ def check_options(config: TrainConfig) -> None:
 def _check_inputs(config: TrainConfig, output: Path) -> None:
     """The run folder must not be the data, and a fresh run must not replace the files it starts from (a model
     or weights inside the run's own last.pt, best.pt, pretrained/ ...): starting over deletes them."""
+    for name in (config.data, config.data_dir):
+        if name is not None and Path(name).is_dir() and output.resolve().is_relative_to(Path(name).resolve()):
+            raise OutputError(f"output {output} is inside the data folder {name} (a run's files there would become "
+                              "part of the dataset); choose another run folder")
     if not output.is_dir():
         return
-    for name in (config.data, config.data_dir):
-        if name is not None and Path(name).is_dir() and os.path.samefile(name, output):
-            raise OutputError(f"output {output} is the data folder; choose another run folder")
     if config.resume:
         return
     sources = [Path(source) for source in (config.model, config.weights)

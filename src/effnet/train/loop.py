@@ -36,6 +36,7 @@ from ..distributed import (
 from ..errors import InputError, WeightsError
 from ..evaluate import evaluate
 from ..loader import load_model
+from ..outputs import run_lock
 from ..profiling import images_per_batch
 from ..weights import in_channels, save_pretrained, state_problem
 from .config import TrainConfig, TrainingDiverged, amp_dtype, check_options, default_channels_last, resolve_device
@@ -152,8 +153,9 @@ class Trainer:
         model.preprocessing = self.preprocessing
         self.train_set, self.val_set, self.test_set = data.splits(self.preprocessing, self.recipe.augmentation,
                                                                   c.seed)
-        if self.dist.is_main:
+        if self.dist.is_main:  # one run writes a folder at a time (a second one started meanwhile is refused)
             self.output.mkdir(parents=True, exist_ok=True)
+            self._held.enter_context(run_lock(self.output))
         self.model = model.to(self.device)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -328,6 +330,7 @@ class Trainer:
     def fit(self) -> dict[str, Any]:
         """Train to `epochs` (or `max_steps` optimizer steps in total); returns a summary dict."""
         self.tensorboard = TensorBoardLog(None)
+        self._held = contextlib.ExitStack()
         try:
             self.setup()
             if self.config.tensorboard and self.dist.is_main:
@@ -336,6 +339,7 @@ class Trainer:
                 return self._fit(stop)
         finally:
             self.tensorboard.close()
+            self._held.close()
             cleanup_distributed()
 
     def _fit(self, stop: _StopFlag) -> dict[str, Any]:
