@@ -309,32 +309,53 @@ class Engine:
         jobs = [WorkerJob(self.plan, str(self.output), self.storage_url, objective, threads, index, started)
                 for index in range(workers)]
         with Display(self, progress) as display:
-            if workers == 1:
-                thread = threading.Thread(target=display.follow, daemon=True)
-                thread.start()
-                work(jobs[0])
-            else:
-                context = multiprocessing.get_context("spawn")
-                processes = [context.Process(target=work_in_process, args=(job,), daemon=False) for job in jobs]
-                for process in processes:
-                    process.start()
-                try:
-                    while any(process.is_alive() for process in processes):
-                        display.update()
-                        time.sleep(1.0)
-                finally:
-                    for process in processes:
-                        process.join()
-                for index, process in enumerate(processes):  # a worker killed from outside is said, not hidden
-                    if process.exitcode not in (0, 130, None) and process.exitcode != -signal.SIGINT:
-                        how = (f"signal {signal.Signals(-process.exitcode).name}" if process.exitcode < 0
-                               else f"exit code {process.exitcode}")
-                        warnings.warn(f"worker {index} (pid {process.pid}) of the study in {self.output} ended with "
-                                      f"{how}; its trial runs again on the next command", stacklevel=2)
+            while True:
+                self._run_workers(jobs, display)
+                if self.failing(started) is not None or not self._wait_for_others(display):
+                    break
         error = self.failing(started)
         if error is not None:
             raise StudyFailing(f"the study stopped: {error}")
         return self.counts()
+
+    def _run_workers(self, jobs: list[WorkerJob], display: Display) -> None:
+        """Run the jobs: in this process for one, as spawned processes for more (a killed one is reported)."""
+        if len(jobs) == 1:
+            thread = threading.Thread(target=display.follow, daemon=True)
+            thread.start()
+            work(jobs[0])
+            return
+        context = multiprocessing.get_context("spawn")
+        processes = [context.Process(target=work_in_process, args=(job,), daemon=False) for job in jobs]
+        for process in processes:
+            process.start()
+        try:
+            while any(process.is_alive() for process in processes):
+                display.update()
+                time.sleep(1.0)
+        finally:
+            for process in processes:
+                process.join()
+        for index, process in enumerate(processes):  # a worker killed from outside is said, not hidden
+            if process.exitcode not in (0, 130, None) and process.exitcode != -signal.SIGINT:
+                how = (f"signal {signal.Signals(-process.exitcode).name}" if process.exitcode < 0
+                       else f"exit code {process.exitcode}")
+                warnings.warn(f"worker {index} (pid {process.pid}) of the study in {self.output} ended with {how}; "
+                              "its trial runs again", stacklevel=3)
+
+    def _wait_for_others(self, display: Display, poll: float = 5.0) -> bool:
+        """When this machine's workers are done but trials still run elsewhere (other machines sharing the
+        study), wait for them rather than write stale outputs; True when trials were queued again meanwhile (a
+        dead machine's, failed as stale) and this machine should run them."""
+        while True:
+            trials = self.trials()
+            if any(t.state == TrialState.WAITING for t in trials):
+                return True
+            if not any(t.state == TrialState.RUNNING for t in trials):
+                return False
+            display.update()
+            time.sleep(poll)
+            self.fail_stale()
 
     def run_and_write(self, objective: str, write: Callable[[dict[str, int]], Written], *, workers: int = 1,
                       threads: int = 1, progress: bool = True) -> Written:
