@@ -32,6 +32,13 @@ def printable(text: object) -> str:
     return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), str(text))
 
 
+def format_duration(seconds: float) -> str:
+    """A time left, for progress lines: `1h05m` or `4m09s`."""
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
 @contextmanager
 def run_lock(folder: Path, what: str = "run") -> Iterator[None]:
     """Hold `folder/.effnet.lock` for the duration: a second process writing the same folder at the same time is

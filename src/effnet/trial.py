@@ -134,7 +134,8 @@ def train_trial(spec: NetSpec, proxy: ProxySchedule, seed: int, folder: Path,
                          epochs=proxy.epochs, batch_size=proxy.batch_size, limit_train=proxy.limit_train,
                          limit_val=proxy.limit_val, seed=seed, resume=resume, device=proxy.device, progress=False,
                          save_pretrained=False, validate=proxy.validate, val_points=proxy.val_points,
-                         val_split=proxy.val_split, limit_test=proxy.limit_test)
+                         val_split=proxy.val_split, limit_test=proxy.limit_test,
+                         threads=torch.get_num_threads())  # the worker's threads, as the engine set them
 
     def seen(point: dict[str, Any]) -> None:
         if on_validate is not None:

@@ -14,7 +14,7 @@ from ..evaluate import evaluate
 from ..outputs import printable
 from ..profiling import images_per_batch
 from ..train.config import default_channels_last, resolve_device
-from .options import add_model_options, model_from_args, print_json
+from .options import add_model_options, add_threads_option, model_from_args, print_json, set_threads
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
     parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                         help="channels_last memory format (default: on for CPU and CUDA, as the trainer)")
+    add_threads_option(parser, "PyTorch's own")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     parser.set_defaults(func=run)
 
@@ -45,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--limit-val must be >= 1, got {args.limit_val}")
     if args.batch_size < 1:
         raise InputError(f"--batch-size must be >= 1, got {args.batch_size}")
+    set_threads(args)
     device = resolve_device(args.device)
     if args.val_split == "holdout":
         parts = make_splits(args.data, "holdout", data_dir=args.data_dir, on_bad_image=args.on_bad_image)

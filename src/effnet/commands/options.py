@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from ..checkpoints import is_trainer_checkpoint
@@ -95,6 +96,19 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+def add_threads_option(parser: argparse.ArgumentParser, default: str) -> None:
+    """--threads N (CPU threads of this command), with what the default is."""
+    parser.add_argument("--threads", type=positive_int, default=None, help=f"CPU threads (default: {default})")
+
+
+def set_threads(args: argparse.Namespace) -> None:
+    """Use the --threads the user gave (bounded like every count)."""
+    if getattr(args, "threads", None) is not None:
+        if args.threads > 256:
+            raise InputError(f"threads must be an integer in [1, 256], got {args.threads}")
+        torch.set_num_threads(args.threads)
 
 
 def non_negative_int(text: str) -> int:

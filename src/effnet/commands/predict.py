@@ -11,7 +11,7 @@ from ..export import to_onnxruntime
 from ..inference import optimize_for_inference
 from ..outputs import printable
 from ..prediction import check_images, predict
-from .options import add_model_options, model_from_args, print_json
+from .options import add_model_options, add_threads_option, model_from_args, print_json, set_threads
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="torch (default), or onnxruntime: the model is exported to ONNX, verified, then run")
     parser.add_argument("--no-optimize", action="store_true",
                         help="run the plain eager model instead of the inference path (BN folded, channels-last)")
+    add_threads_option(parser, "PyTorch's own")
     parser.add_argument("--json", action="store_true", help="print a JSON list: {image, top: [{index, label, prob}]}")
     parser.set_defaults(func=run)
 
@@ -42,6 +43,7 @@ def device_of(name: str) -> torch.device:
 def run(args: argparse.Namespace) -> int:
     if args.top_k < 1:
         raise InputError(f"--top-k must be at least 1, got {args.top_k}")
+    set_threads(args)
     device = device_of(args.device)
     check_images(args.images)
     model = model_from_args(args).to(device)

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from ..outputs import format_duration
 from .plan import Plan
 
 
@@ -55,7 +56,7 @@ class Display:
         finished_here = counts["done"] - self.first
         elapsed = time.time() - self.started
         unfinished = counts["waiting"] + counts["running"] + counts.get("interrupted", 0)
-        eta = "?" if finished_here <= 0 else _duration(elapsed / finished_here * unfinished)
+        eta = "?" if finished_here <= 0 else format_duration(elapsed / finished_here * unfinished)
         # done + running + left = the planned trials
         state = (f"{counts['done']} done, {counts['running']} running, {counts['waiting']} left"
                  f"{', ' + str(counts['failed']) + ' failed' if counts['failed'] else ''}"
@@ -72,11 +73,3 @@ class Display:
             self.update()
         if self.bar is not None:
             self.bar.__exit__(*exc)
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
-
-

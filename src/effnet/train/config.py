@@ -64,6 +64,7 @@ class TrainConfig:
     val_points: int = 0  # also validate at this many evenly spread steps (a learning curve for short runs)
     val_split: str = "dataset"  # validate on the dataset's own split, or a fixed "holdout" (then test once)
     limit_test: int | None = None  # score only the first N test images (smoke runs; a result needs them all)
+    threads: int | None = None  # CPU threads; None: `default_threads` (1 for small images, where it is faster)
 
 
 def check_options(config: TrainConfig) -> None:
@@ -92,6 +93,9 @@ def check_options(config: TrainConfig) -> None:
         raise InputError(f"val-points must be an integer in [0, {MAX_VAL_POINTS}], got {config.val_points!r}")
     if config.on_bad_image not in ("skip", "fail"):
         raise InputError(f"on-bad-image must be skip or fail, got {config.on_bad_image!r}")
+    if config.threads is not None and (isinstance(config.threads, bool) or not isinstance(config.threads, int)
+                                       or not 1 <= config.threads <= 256):
+        raise InputError(f"threads must be an integer in [1, 256], got {config.threads!r}")
     if not isinstance(config.recipe, Recipe):
         raise InputError("the training config's recipe must be a Recipe (see effnet.train.load_recipe)")
     output = Path(config.output)
@@ -138,6 +142,18 @@ def resolve_device(name: str) -> torch.device:
         raise InputError(f"unknown device {name!r}; use cpu, cuda or auto") from None
 
 
+SMALL_IMAGES = 64  # px: at or below it, one thread trains faster than two on a 2-core CPU
+
+
+def default_threads(device: torch.device, input_size: int) -> int:
+    """CPU threads for training when none are asked for: one for small images -- the small-image baseline trained
+    at 72 images/s with one thread and 48 with two on our 2-core CPU, and a loaded machine makes two threads far
+    worse (issue 21) -- and PyTorch's own default (every core) otherwise."""
+    if device.type == "cpu" and input_size <= SMALL_IMAGES:
+        return 1
+    return torch.get_num_threads()
+
+
 def default_channels_last(device: torch.device | str) -> bool:
     """Channels-last is the default on CPU and CUDA: oneDNN's CPU convolutions and cuDNN's tensor-core kernels
     both prefer NHWC (EfficientNet-B0 trains 1.3-2.5x faster on CPU; BENCHMARKS.md)."""
@@ -157,5 +173,6 @@ def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
     return {"bf16": torch.bfloat16, "fp16": torch.float16, "off": None}[amp]
 
 
-__all__ = ["TrainConfig", "TrainingDiverged", "amp_dtype", "check_options", "default_channels_last",
+__all__ = ["SMALL_IMAGES", "TrainConfig", "TrainingDiverged", "amp_dtype", "check_options", "default_channels_last",
+           "default_threads",
            "resolve_device"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import math
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -36,10 +37,18 @@ from ..distributed import (
 from ..errors import InputError, WeightsError
 from ..evaluate import evaluate
 from ..loader import load_model
-from ..outputs import run_lock
+from ..outputs import format_duration, run_lock
 from ..profiling import images_per_batch
 from ..weights import in_channels, save_pretrained, state_problem
-from .config import TrainConfig, TrainingDiverged, amp_dtype, check_options, default_channels_last, resolve_device
+from .config import (
+    TrainConfig,
+    TrainingDiverged,
+    amp_dtype,
+    check_options,
+    default_channels_last,
+    default_threads,
+    resolve_device,
+)
 from .datasets import RunData
 from .ema import ModelEma
 from .optim import build_optimizer, build_scheduler
@@ -151,6 +160,8 @@ class Trainer:
             input_size=model.spec.resolution, crop_pct=self.recipe.crop_fraction, interpolation="bilinear",
             labels=tuple(self.classes))
         model.preprocessing = self.preprocessing
+        self.threads = c.threads or default_threads(self.device, self.preprocessing.input_size)
+        torch.set_num_threads(self.threads)
         self.train_set, self.val_set, self.test_set = data.splits(self.preprocessing, self.recipe.augmentation,
                                                                   c.seed)
         if self.dist.is_main:  # one run writes a folder at a time (a second one started meanwhile is refused)
@@ -325,12 +336,34 @@ class Trainer:
         self._save(epoch + 1 if done else epoch, 0 if done else step_in_epoch, best=best)
         if self.on_validate is not None and self.dist.is_main and point is not None:
             self.on_validate(point)
+        if getattr(self, "_log_lines", False):
+            print(self._epoch_line(row), file=sys.stderr, flush=True)
         return row
+
+    def _epoch_line(self, row: dict[str, Any]) -> str:
+        """One epoch in one line for a log: steps, loss, validation, images/s and the time left -- to the end of
+        the schedule or to `max_steps`, whichever comes first."""
+        total = self.sampler.steps_per_epoch * self.epochs
+        if self.config.max_steps is not None:
+            total = min(total, self.config.max_steps)
+        done = self.progress.global_step
+        elapsed = time.perf_counter() - self._run_started
+        rate = (done - self._first_step) / elapsed if elapsed > 0 else 0.0
+        eta = format_duration((total - done) / rate) if rate > 0 and total > done else "0s"
+        parts = [f"epoch {row['epoch']}/{self.epochs}", f"step {done}/{total}"]
+        if row.get("train_loss") is not None:
+            parts.append(f"loss {row['train_loss']:.4f}")
+        if row.get("val_top1") is not None:
+            parts.append(f"val top-1 {row['val_top1']:.2f}%")
+        if row.get("images_per_s"):
+            parts.append(f"{row['images_per_s']:.0f} img/s")
+        return "effnet: " + ", ".join(parts) + f", ETA {eta}"
 
     def fit(self) -> dict[str, Any]:
         """Train to `epochs` (or `max_steps` optimizer steps in total); returns a summary dict."""
         self.tensorboard = TensorBoardLog(None)
         self._held = contextlib.ExitStack()
+        previous_threads = torch.get_num_threads()
         try:
             self.setup()
             if self.config.tensorboard and self.dist.is_main:
@@ -340,6 +373,7 @@ class Trainer:
         finally:
             self.tensorboard.close()
             self._held.close()
+            torch.set_num_threads(previous_threads)  # the caller's setting, as it was
             cleanup_distributed()
 
     def _fit(self, stop: _StopFlag) -> dict[str, Any]:
@@ -348,7 +382,10 @@ class Trainer:
         start_epoch, start_step = self.progress.epoch, self.progress.step_in_epoch
         steps_per_epoch = self.sampler.steps_per_epoch
         reason = "finished"
-        progress = _progress(c.progress and self.dist.is_main)
+        show = c.progress and self.dist.is_main
+        progress = _progress(show and sys.stderr.isatty())
+        self._log_lines = show and not sys.stderr.isatty()  # a line per epoch instead (a pipe, a log file)
+        self._run_started, self._first_step = time.perf_counter(), self.progress.global_step
         with progress:
             for epoch in range(start_epoch, self.epochs):
                 step_in_epoch = start_step if epoch == start_epoch else 0
@@ -434,6 +471,7 @@ class Trainer:
                     save_pretrained(module, self.output / folder, overwrite=True)
         barrier(self.dist)
         return {"status": reason, "global_step": self.progress.global_step, "best_top1": self.progress.best_top1,
+                "threads": self.threads,
                 "last": self.history[-1] if self.history else None, "output": str(self.output)}
 
     def _optimizer_step(self) -> None:
