@@ -116,3 +116,17 @@ def test_a_spec_file_works_wherever_a_model_name_does(tmp_path, capsys):
     assert effnet.load_model(str(path)).spec == spec
     assert effnet.fit_budget(path, "2x", "width").macs > effnet.profile(spec).macs
     assert effnet.scale(path, depth=2.0).stages[-1].repeats == 2
+
+
+def test_docs_match_the_code_help_lists_every_command_and_models_mark_pretrained(capsys) -> None:
+    import pytest
+
+    from effnet.cli import COMMANDS
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listed = capsys.readouterr().out
+    assert all(f"    {name}" in listed for name in COMMANDS)  # every subcommand, with its one-line help
+    assert main(["models", "lite", "--json"]) == 0
+    rows = {row["name"]: row["pretrained"] for row in json.loads(capsys.readouterr().out)}
+    assert rows["efficientnet-lite0"] and not rows["efficientnet-lite4"]

@@ -347,7 +347,8 @@ def rows(run: Path) -> list[dict]:
 
 def test_train_refuses_a_folder_that_holds_a_run_and_starts_over_with_overwrite(data, run, capsys) -> None:
     before = snapshot(run)
-    refused(capsys, train_args(data, run), "already holds a run (last.pt); resume it or pass overwrite")
+    refused(capsys, train_args(data, run), "already holds a run (last.pt); continue it with --resume or start over "
+            "with --overwrite")  # the flags a command-line user types (Python says resume=True / overwrite=True)
     assert snapshot(run) == before
     trained(capsys, train_args(data, run, "--overwrite", "--seed", "1"))
     after = snapshot(run)
@@ -365,7 +366,7 @@ def test_a_fresh_run_never_replaces_the_weights_it_starts_from(data, run, capsys
 
 def test_the_data_folder_is_not_a_run_folder(data, capsys) -> None:
     before = snapshot(data)
-    refused(capsys, train_args(data, data), "is the data folder")
+    refused(capsys, train_args(data, data), "is inside the data folder")
     assert snapshot(data) == before
 
 
@@ -547,7 +548,7 @@ def test_latency_benchmark_json_output(tmp_path, capsys, monkeypatch) -> None:
     existing.write_text("earlier results")
     code, err = run_benchmark(capsys, monkeypatch, "latency.py", "--json", str(existing))
     assert code == 2 and err.strip().splitlines() == [f"latency.py: error: output {existing} already exists; pass "
-                                                      "overwrite to replace it"]
+                                                      "overwrite=True to replace it"]
     assert existing.read_text() == "earlier results"
     (tmp_path / "link.json").symlink_to(existing)
     code, err = run_benchmark(capsys, monkeypatch, "latency.py", "--json", str(tmp_path / "link.json"), "--overwrite")

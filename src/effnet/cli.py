@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
-from .errors import USER_ERRORS
+from .errors import USER_ERRORS, for_cli
 from .outputs import disk_full, printable
 
 # Subcommand modules, each with `add_parser(subparsers)` that sets `func(args) -> int | None`.
@@ -86,7 +86,8 @@ MAX_MESSAGE = 600  # characters of an error line: a message that quotes a huge v
 
 
 def _one_line(error: BaseException | str) -> str:
-    text = printable(" ".join((str(error).strip() or type(error).__name__).split()))
+    raw = ValueError.__str__(error) if isinstance(error, ValueError) else str(error)  # before Python's spelling
+    text = printable(for_cli(" ".join((raw.strip() or type(error).__name__).split())))
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 20] + f" ... ({len(text):,} characters)"
 
 

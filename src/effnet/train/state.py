@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..checkpoints import FORMAT, load_checkpoint
-from ..errors import InputError, OutputError, WeightsError
+from ..errors import InputError, OutputError, WeightsError, option
 from ..outputs import atomic_path, disk_full, remove_stale_temps
 from ..preprocessing import Preprocessing
 from ..spec import NetSpec
@@ -86,8 +86,8 @@ class RunFolder:
             return path
         existing = [p for p in (self.last, self.best, self.metrics) if p.exists()]
         if existing and not overwrite:
-            raise OutputError(f"{self.path} already holds a run ({existing[0].name}); resume it or pass overwrite "
-                              "to start over")
+            raise OutputError(f"{self.path} already holds a run ({existing[0].name}); continue it with "
+                              f"{option('resume')} or start over with {option('overwrite')}")
         for path in existing:
             path.unlink()
         return None
