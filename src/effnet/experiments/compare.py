@@ -195,7 +195,10 @@ def write_outputs(engine: Engine, comparison: Comparison, models: dict[str, dict
     scored = [s for s in summary if s[f"{split}_top1_mean"] is not None]
     if scored:
         line_plot({s["model"]: [(s["macs"] / 1e6, s[f"{split}_top1_mean"], s[f"{split}_top1_std"])] for s in scored},
-                  folder / FIGURE, xlabel="MMACs", ylabel=f"{split} top-1 (%)", title="Same schedule, same seeds")
+                  folder / FIGURE, xlabel="MMACs (multiply-adds)", ylabel=f"{split} top-1 accuracy (%)",
+                  title="Same schedule, same seeds", annotate={s["model"]: [s["model"]] for s in scored},
+                  note=f"{comparison.seeds} seed(s), {comparison.proxy.epochs} epoch(s) on "
+                       f"{comparison.proxy.limit_train or 'all'} training images; mean +- std on the {split} split")
     with atomic_path(folder / REPORT) as temp:
         temp.write_text(markdown(data, comparison))
     return data

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import ScalarFormatter
 
 from ..outputs import atomic_path
 
@@ -15,19 +16,21 @@ Series = Mapping[str, Sequence[tuple[float, float, float]]]  # label -> [(x, mea
 
 
 def line_plot(series: Series, path: Path, *, xlabel: str, ylabel: str, title: str, logx: bool = False,
-              annotate: Mapping[str, Sequence[str]] | None = None) -> Path:
-    """One line per series, mean with +-std error bars, points sorted by x; optional text beside each point."""
-    figure = Figure(figsize=(6.4, 4.6), dpi=120)
+              annotate: Mapping[str, Sequence[str]] | None = None, note: str = "") -> Path:
+    """One line per series, mean with +-std error bars, points sorted by x; optional text beside each point, and
+    `note` (the scale: seeds, schedule, split) under the axes so that no figure can be mistaken for another."""
+    figure = Figure(figsize=(6.4, 4.8), dpi=120)
     axes = figure.subplots()
     _lines(axes, series)
     for name, points in series.items():
         for (x, y, _), text in zip(sorted(points), (annotate or {}).get(name, ())):
             axes.annotate(text, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
-    return _finish(figure, axes, path, xlabel=xlabel, ylabel=ylabel, title=title, logx=logx)
+    xs = [x for points in series.values() for x, _, _ in points]
+    return _finish(figure, axes, path, xlabel=xlabel, ylabel=ylabel, title=title, logx=logx and _wide(xs), note=note)
 
 
 def panels(groups: Mapping[str, Series], path: Path, *, xlabels: Mapping[str, str], ylabel: str,
-           title: str) -> Path:
+           title: str, note: str = "") -> Path:
     """Side-by-side panels, one per group (e.g. Fig. 3: one per scaling dimension)."""
     figure = Figure(figsize=(4.2 * max(1, len(groups)), 3.8), dpi=120)
     axes = figure.subplots(1, max(1, len(groups)), squeeze=False)
@@ -38,14 +41,18 @@ def panels(groups: Mapping[str, Series], path: Path, *, xlabels: Mapping[str, st
         ax.set_title(name, fontsize=9)
         ax.grid(alpha=0.3)
     figure.suptitle(title, fontsize=10)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.05 if note else 0, 1, 1))
+    if note:
+        figure.text(0.5, 0.01, note, ha="center", fontsize=7, color="dimgray")
     return save(figure, path)
 
 
 def scatter(points: Mapping[str, Sequence[tuple[float, float]]], path: Path, *, xlabel: str, ylabel: str,
-            title: str, logx: bool = False, front: Sequence[tuple[float, float]] = ()) -> Path:
-    """Scattered points per group, with an optional front (e.g. a Pareto front) drawn as a step line."""
-    figure = Figure(figsize=(6.4, 4.6), dpi=120)
+            title: str, logx: bool = False, front: Sequence[tuple[float, float]] = (),
+            chosen: tuple[float, float, str] | None = None, note: str = "") -> Path:
+    """Scattered points per group, with an optional front (e.g. a Pareto front) drawn as a step line, the chosen
+    point marked and labelled, and `note` (the scale) under the axes."""
+    figure = Figure(figsize=(6.4, 4.8), dpi=120)
     axes = figure.subplots()
     for name, group in points.items():
         if group:
@@ -54,7 +61,11 @@ def scatter(points: Mapping[str, Sequence[tuple[float, float]]], path: Path, *, 
     if front:
         xs, ys = zip(*sorted(front))
         axes.step(xs, ys, where="post", color="black", linewidth=1, label="Pareto front")
-    return _finish(figure, axes, path, xlabel=xlabel, ylabel=ylabel, title=title, logx=logx)
+    if chosen is not None:
+        x, y, text = chosen
+        axes.scatter([x], [y], s=160, marker="*", color="crimson", zorder=5, label=f"chosen: {text}")
+    xs = [x for group in points.values() for x, _ in group]
+    return _finish(figure, axes, path, xlabel=xlabel, ylabel=ylabel, title=title, logx=logx and _wide(xs), note=note)
 
 
 def _lines(axes: Any, series: Series) -> None:
@@ -74,14 +85,27 @@ def save(figure: Figure, path: Path) -> Path:
 __all__ = ["line_plot", "panels", "save", "scatter"]
 
 
-def _finish(figure: Figure, axes: Any, path: Path, *, xlabel: str, ylabel: str, title: str, logx: bool) -> Path:
-    """Label, grid and legend one set of axes, then write the figure."""
+def _wide(xs: Sequence[float]) -> bool:
+    """Whether an axis spans enough (more than 4x) for a log scale to read better than a linear one."""
+    positive = [x for x in xs if x > 0]
+    return bool(positive) and max(positive) / min(positive) > 4
+
+
+def _finish(figure: Figure, axes: Any, path: Path, *, xlabel: str, ylabel: str, title: str, logx: bool,
+            note: str = "") -> Path:
+    """Label, grid and legend one set of axes (a log x-axis only over a wide range, with plain tick labels), then
+    write the figure with its note."""
     if logx:
         axes.set_xscale("log")
+        axes.xaxis.set_major_formatter(ScalarFormatter())
+        axes.xaxis.set_minor_formatter(ScalarFormatter())
+        axes.tick_params(axis="x", which="minor", labelsize=6)
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     axes.set_title(title, fontsize=10)
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.05 if note else 0, 1, 1))
+    if note:
+        figure.text(0.5, 0.01, note, ha="center", fontsize=7, color="dimgray")
     return save(figure, path)

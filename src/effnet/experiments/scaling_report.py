@@ -161,8 +161,16 @@ def _series(summary: list[dict[str, Any]], x: str, methods: tuple[str, ...], spl
     return series
 
 
+def scale_note(inputs: dict[str, Any], split: str, trials: int) -> str:
+    """The scale a figure was made at, written on it: seeds, schedule, data, split."""
+    proxy = inputs["proxy"]
+    smoke = " -- SMOKE SCALE, not a result" if proxy.get("limit_train") and proxy["limit_train"] < 10_000 else ""
+    return (f"{inputs['seeds']} seed(s), {proxy['epochs']} epoch(s) on {proxy.get('limit_train') or 'all'} training "
+            f"images of {proxy['data']}, {trials} trials; mean +- std over seeds on the {split} split{smoke}")
+
+
 def write_figures(summary: list[dict[str, Any]], output: Path, title: str, split: str,
-                  main_epochs: int) -> dict[str, str]:
+                  main_epochs: int, note: str = "") -> dict[str, str]:
     methods = ("depth", "width", "resolution", "compound")
     main = [e for e in summary if e["schedule_epochs"] == main_epochs]
     others = sorted({e["schedule_epochs"] for e in summary} - {main_epochs})
@@ -175,17 +183,19 @@ def write_figures(summary: list[dict[str, Any]], output: Path, title: str, split
             low = _series([e for e in summary if e["schedule_epochs"] == epochs], "macs", methods, split,
                           f" ({epochs} ep)")
             series.update({k: [(x / 1e6, m, s) for x, m, s in v] for k, v in low.items()})
+        budgets = {k: [f"{b['budget']:g}x" for b in sorted(
+            (e for e in main if e["method"] in ("baseline", k)), key=lambda e: e["macs"])] for k in fig8}
         line_plot(series, output / FIGURES["fig8"], xlabel="MMACs (multiply-adds)", ylabel=ylabel, logx=True,
-                  title=f"Scaling methods at equal MACs (paper Fig. 8): {title}")
+                  title=f"Scaling methods at equal MACs (paper Fig. 8): {title}", annotate=budgets, note=note)
         written["fig8"] = FIGURES["fig8"]
         line_plot(_series(main, "latency_ms", methods, split), output / FIGURES["latency"],
                   xlabel="measured latency, batch 1, 1 thread (ms)", ylabel=ylabel, logx=True,
-                  title=f"Accuracy vs measured latency: {title}")
+                  title=f"Accuracy vs measured latency: {title}", note=note)
         written["latency"] = FIGURES["latency"]
         line_plot({k: [(x / 1e6, m, s) for x, m, s in v]
                    for k, v in _series(main, "activations", methods, split).items()},
                   output / FIGURES["activations"], xlabel="activations (millions, Dollar et al. 2021)",
-                  ylabel=ylabel, logx=True, title=f"Accuracy vs activations: {title}")
+                  ylabel=ylabel, logx=True, title=f"Accuracy vs activations: {title}", note=note)
         written["activations"] = FIGURES["activations"]
         metric = f"{split}_top1"
         groups = {dim: {dim: [(e[dim], e[f"{metric}_mean"], e[f"{metric}_std"]) for e in main
@@ -193,7 +203,7 @@ def write_figures(summary: list[dict[str, Any]], output: Path, title: str, split
                   if any(e["method"] == dim for e in main)}
         if groups:
             panels(groups, output / FIGURES["fig3"], xlabels={d: f"{d} coefficient ({d[0]})" for d in DIMENSIONS},
-                   ylabel=ylabel, title=f"Single-dimension scaling (paper Fig. 3): {title}")
+                   ylabel=ylabel, title=f"Single-dimension scaling (paper Fig. 3): {title}", note=note)
             written["fig3"] = FIGURES["fig3"]
     grid = [e for e in main if e["method"] == "grid"]
     if grid:
@@ -206,7 +216,7 @@ def write_figures(summary: list[dict[str, Any]], output: Path, title: str, split
             (e for e in grid if f"d={e['grid_depth']:g}, r={e['grid_resolution']:g}" == name),
             key=lambda e: e["macs"])] for name in series_grid}
         line_plot(series_grid, output / FIGURES["fig4"], xlabel="MMACs (multiply-adds)", ylabel=ylabel, logx=True,
-                  title=f"Width scaling under different (d, r) (paper Fig. 4): {title}", annotate=notes)
+                  title=f"Width scaling under different (d, r) (paper Fig. 4): {title}", annotate=notes, note=note)
         written["fig4"] = FIGURES["fig4"]
     return written
 
@@ -342,7 +352,8 @@ def write_outputs(engine: Engine, output: Path, counts: dict[str, int]) -> dict[
     split = score_split(main_rows)
     compare = comparisons(main_rows, split)
     failed = [{"params": r.params, "error": r.metrics.get("error")} for r in records if r.state == "fail"]
-    figures = write_figures(summary, output, inputs["baseline"]["name"], split, main_epochs) if summary else {}
+    note = scale_note(inputs, split, len(rows))
+    figures = write_figures(summary, output, inputs["baseline"]["name"], split, main_epochs, note) if summary else {}
     data = {"study": engine.plan.name, "inputs": inputs, "counts": counts, "throughput": throughput(records),
             "data": engine.all_derived().get("data"), "score_split": split, "summary": summary, "comparisons": compare,
             "comparisons_val": comparisons(main_rows, "val") if split == "test" else compare,

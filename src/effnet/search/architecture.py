@@ -314,20 +314,24 @@ def write_outputs(engine: Engine, search: ArchitectureSearch, folder: Path, coun
     if finished:
         front_set = set(front)
         scale = 1e6 if search.cost == "macs" else 1
+        note = (f"{search.seeds} seed(s) per candidate, {search.proxy.epochs} epoch(s) on "
+                f"{search.proxy.limit_train or 'all'} training images; validation top-1")
         scatter({"candidates": [(r[cost_key] / scale, r["val_top1"]) for r in finished
                                 if (r[cost_key], r["val_top1"]) not in front_set],
                  "on the Pareto front": [(c / scale, a) for c, a in front]},
-                folder / PARETO, xlabel="MMACs" if search.cost == "macs" else "latency (ms)",
+                folder / PARETO, xlabel="MMACs" if search.cost == "macs" else "latency, batch 1, 1 thread (ms)",
                 ylabel="validation top-1 (%)", title=f"Architecture search ({search.sampler}): accuracy vs cost",
-                front=[(c / scale, a) for c, a in front])
+                front=[(c / scale, a) for c, a in front], note=note,
+                chosen=None if "best" not in data else (data["best"][cost_key] / scale, data["best"]["val_top1"],
+                                                        f"trial {data['best']['number']}"))
         ordered = sorted(finished, key=lambda r: r["number"])
         running_best, best_so_far = [], float("-inf")
         for r in ordered:
             best_so_far = max(best_so_far, r["reward"])
             running_best.append((r["number"], best_so_far, 0.0))
         line_plot({"reward": [(r["number"], r["reward"], 0.0) for r in ordered], "best so far": running_best},
-                  folder / TRAJECTORY, xlabel="trial", ylabel="reward ACC_val x (cost/T)^w",
-                  title=f"Search trajectory ({search.sampler}, {len(ordered)} candidates)")
+                  folder / TRAJECTORY, xlabel="trial number", ylabel="reward ACC_val x (cost/T)^w",
+                  title=f"Search trajectory ({search.sampler}, {len(ordered)} candidates)", note=note)
     with atomic_path(folder / CANDIDATES) as temp:
         temp.write_text(json.dumps(data, indent=2, allow_nan=False))
     with atomic_path(folder / REPORT) as temp:

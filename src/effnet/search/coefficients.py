@@ -293,8 +293,15 @@ def write_outputs(engine: Engine, search: CoefficientSearch, folder: Path, count
                                                  if not r["paper"]],
                   "the paper's (1.2, 1.1, 1.15)": [(r["macs_ratio"], r["val_top1_mean"]) for r in ranked
                                                    if r["paper"]]}
+        best = data.get("best")
+        chosen = None if best is None or best["val_top1_mean"] is None else (
+            best["macs_ratio"], best["val_top1_mean"], f"({best['alpha']:g}, {best['beta']:g}, {best['gamma']:g})")
+        proxy = search.proxy
+        note = (f"{search.seeds} seed(s) per candidate, {proxy.epochs} epoch(s) on {proxy.limit_train or 'all'} "
+                f"training images; mean validation top-1 (the choice: {data.get('choice_source', 'not made yet')})")
         scatter(points, folder / FIGURE, xlabel="real MACs ratio at phi = 1 (after rounding)",
-                ylabel="validation top-1 (%)", title=f"Step-1 grid on {search.baseline.name}")
+                ylabel="validation top-1 (%)", title=f"Step-1 grid on {search.baseline.name}", chosen=chosen,
+                note=note)
     with atomic_path(folder / REPORT) as temp:
         temp.write_text(markdown(data, search))
     return data
