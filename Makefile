@@ -6,7 +6,7 @@ STAMP_DEMO := $(VENV)/.demo-installed
 STAMP_TEST := $(VENV)/.test-installed
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test lint bench clean postgresql
+.PHONY: demo test lint bench clean postgresql chromium
 
 # On a machine without an NVIDIA GPU, PyTorch's CPU builds (torch + the torchvision built against it) come from
 # PyTorch's own index and are a fraction of the CUDA wheels' size. Where that index cannot be reached (this workplace
@@ -75,7 +75,15 @@ OLDEST_TESTS := tests/test_engine.py tests/test_postgres_storage.py tests/test_m
 $(OLDEST): | $(BIN)/python
 	$(BIN)/pip install -q --no-deps --target $@ "optuna==$(OPTUNA_OLDEST)" "sqlalchemy==2.0.40"
 
-test: $(STAMP_TEST) | $(FASHION_MNIST) postgresql $(OLDEST)
+# Debian's Chromium for the dashboard's browser test (headless), installed when we are root (CI is).
+chromium:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium </dev/null) >/dev/null || \
+	  echo "warning: could not install chromium; the dashboard's browser test will fail"; \
+	else echo "note: run 'apt-get install chromium' as root for the dashboard's browser test"; fi
+
+test: $(STAMP_TEST) | $(FASHION_MNIST) postgresql chromium $(OLDEST)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 	PYTHONPATH=$(OLDEST) $(BIN)/python -m pytest -q -p no:cacheprovider $(OLDEST_TESTS) --optuna-version \

@@ -11,14 +11,15 @@ from pathlib import Path
 
 import optuna
 
-from effnet.engine import Record, open_storage, throughput
+from effnet.engine import Record, throughput
+from effnet.engine.storage import folder_storage
 
 
 def study_throughput(folder: Path) -> dict:
     """Read a study folder's journal (never writing to it) and measure its trials per hour."""
+    storage, name = folder_storage(folder)
+    study = optuna.load_study(study_name=name, storage=storage)
     saved = json.loads((folder / "study.json").read_text())
-    storage = open_storage(folder, None if saved["storage"] == "study.journal" else saved["storage"])
-    study = optuna.load_study(study_name=saved["study"], storage=storage)
     records = [Record(t.number, t.state.name.lower(), {},
                       {"started": t.datetime_start.timestamp(), "finished": t.datetime_complete.timestamp()})
                for t in study.get_trials(deepcopy=False) if t.datetime_start and t.datetime_complete]

@@ -5,6 +5,7 @@ is failed and tried again; one-line errors for what cannot be opened, and no pas
 from __future__ import annotations
 
 import inspect
+import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from optuna.storages.journal import JournalFileBackend
 
 from ..errors import InputError
 from .heartbeat import HEARTBEAT, STALE_AFTER, retry_stale
-from .plan import JOURNAL_FILE, first_line
+from .plan import JOURNAL_FILE, STUDY_FILE, first_line
 
 
 def open_storage(output: Path, url: str | None, *, create: bool = True) -> BaseStorage | None:
@@ -53,6 +54,27 @@ def open_storage(output: Path, url: str | None, *, create: bool = True) -> BaseS
 # Optuna 4.9 renamed the stale-trial callback; the oldest supported Optuna knows only the old name.
 _STALE_CALLBACK = ("heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in
                    inspect.signature(RDBStorage).parameters else "failed_trial_callback")
+
+
+def folder_storage(folder: Path, url: str | None = None) -> tuple[BaseStorage, str]:
+    """The storage and study name an effnet study folder records in its study.json (read, never written); `url`
+    gives a database whose URL the folder keeps without its password."""
+    record = folder / STUDY_FILE
+    try:
+        saved = json.loads(record.read_text())
+        name, where = str(saved["study"]), str(saved.get("storage", JOURNAL_FILE))
+    except FileNotFoundError:
+        raise InputError(f"{folder} is not an effnet study folder: no {STUDY_FILE}") from None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise InputError(f"{record} is damaged ({first_line(error)})") from None
+    if url is not None:
+        where = url
+    elif "***" in where:
+        raise InputError(f"{folder} keeps its study in {where}; the password is not stored: pass the URL itself")
+    storage = open_storage(folder, None if where == JOURNAL_FILE else where, create=False)
+    if storage is None:
+        raise InputError(f"{folder} has no {JOURNAL_FILE}: the study was never started")
+    return storage, name
 
 
 def _engine_kwargs(url: str) -> dict[str, Any]:
