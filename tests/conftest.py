@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +31,8 @@ def expected_optuna(request: pytest.FixtureRequest) -> None:
         assert optuna.__version__ == wanted, f"testing Optuna {optuna.__version__}, not {wanted}"
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
+# verified ONNX exports are cached for reuse (effnet.export.cache_folder): in the tests, never in the user's home
+os.environ.setdefault("EFFNET_CACHE", tempfile.mkdtemp(prefix="effnet-test-cache-"))
 
 
 @pytest.fixture(scope="session")

@@ -54,7 +54,7 @@ def test_runtimes_are_pluggable(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setitem(bench_module.RUNTIMES, "fake", fake_runtime)
     rows = bench(["squeezenet1-1"], resolution=40, runs=2, warmup=0, runtime="fake")
-    assert seen == [40] and rows[0].library == "effnet"
+    assert seen == [40] and rows[0].library == "effnet (fake)"  # a row says which runtime ran it
 
 
 def test_peer_models_have_the_same_parameter_count() -> None:

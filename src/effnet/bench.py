@@ -183,7 +183,9 @@ def bench(models: Iterable[str], *, resolution: int | None = None, threads: int 
             runners = [RUNTIMES[runtime](module, size) for _, module in contenders]
             timings = time_interleaved(runners, runs=runs, warmup=warmup)
             base = timings[0].median * 1e3
-            rows += [_row(name, lib, size, threads, timing, base) for (lib, _), timing in zip(contenders, timings)]
+            label = (lambda lib: lib) if runtime == "torch" else (lambda lib: f"{lib} ({runtime})")
+            rows += [_row(name, label(lib), size, threads, timing, base)
+                     for (lib, _), timing in zip(contenders, timings)]
     finally:
         torch.set_num_threads(previous)
     return rows

@@ -6,21 +6,26 @@ import re
 
 from .spec import SpecError
 
-_OPTION = re.compile("\u00ab([a-z_]+)\u00bb")
+_OPTION = re.compile("\u00ab([a-z_]+)(?:=([^\u00bb]*))?\u00bb")
 
 
-def option(name: str) -> str:
-    """An option named in an error message, written as each user knows it: `overwrite=True` from Python,
-    `--overwrite` on the command line (the library never spells a CLI flag itself; the CLI renders it)."""
-    return f"\u00ab{name}\u00bb"
+def option(name: str, value: str | None = None) -> str:
+    """An option named in an error message, written as each user knows it: `overwrite=True` / `tolerance=T` from
+    Python, `--overwrite` / `--tolerance T` on the command line (the library never spells a CLI flag itself; the
+    CLI renders it)."""
+    return f"\u00ab{name}\u00bb" if value is None else f"\u00ab{name}={value}\u00bb"
 
 
 def for_python(text: str) -> str:
-    return _OPTION.sub(lambda match: f"{match.group(1)}=True", text)
+    return _OPTION.sub(lambda match: f"{match.group(1)}={match.group(2) or 'True'}", text)
 
 
 def for_cli(text: str) -> str:
-    return _OPTION.sub(lambda match: "--" + match.group(1).replace("_", "-"), text)
+    def flag(match: re.Match[str]) -> str:
+        name = "--" + match.group(1).replace("_", "-")
+        return name if match.group(2) is None else f"{name} {match.group(2)}"
+
+    return _OPTION.sub(flag, text)
 
 
 class UnknownModelError(SpecError):

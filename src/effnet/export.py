@@ -1,13 +1,17 @@
 """Export a model to ONNX / TorchScript / torch.export and verify the artifact against PyTorch.
 
-Every export is checked: the saved file is loaded back and run on random inputs at two resolutions with
-batch sizes 1 and 2; the largest absolute difference from the PyTorch model's logits is returned, and a
-difference above the tolerance raises `VerificationError`. Files are written atomically."""
+Every export is checked: the saved file is loaded back and run on images the model's own preprocessing could
+produce (random pixels, normalised as its weights expect) at two resolutions with batch sizes 1 and 2; the largest
+absolute difference from the PyTorch model's logits is returned, and a difference above the tolerance raises
+`VerificationError`. Files are written atomically, and with `check` an artifact that fails it never reaches its
+path."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
+import json
 import os
 import tempfile
 import warnings
@@ -19,10 +23,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import InputError, MissingDependency
+from .errors import InputError, MissingDependency, for_python, option
 from .inference import optimize_for_inference
 from .layers import SamePad2d
 from .outputs import atomic_path, check_output
+from .preprocessing import Preprocessing
 from .profiling import images_per_batch
 from .spec import NetSpec
 
@@ -32,6 +37,9 @@ SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt", "exported-program": ".pt2"}
 
 class VerificationError(RuntimeError):
     """An exported artifact whose outputs differ from PyTorch's by more than the tolerance."""
+
+    def __str__(self) -> str:
+        return for_python(super().__str__())
 
 
 def check_format(fmt: str) -> str:
@@ -87,12 +95,15 @@ def require_onnx(what: str = "ONNX export") -> None:
 
 def export(model: nn.Module, path: str | os.PathLike[str], format: str = "onnx", *, resolution: int | None = None,
            dynamic_batch: bool = True, dynamic_size: bool = True, fold: bool = True, opset: int | None = None,
-           overwrite: bool = False, inputs: Iterable[str | os.PathLike[str] | None] = ()) -> Path:
+           overwrite: bool = False, inputs: Iterable[str | os.PathLike[str] | None] = (),
+           check: Callable[[Path], Any] | None = None) -> Path:
     """Write `model` to `path` as `format` ("onnx", "torchscript", "exported-program"); returns the path.
 
     The exported graph is the inference path (BatchNorm folded) unless `fold=False`. The batch dimension
     (and with `dynamic_size` the spatial ones) stay dynamic. Call `verify` afterwards (the CLI always does).
-    An existing file is replaced only with `overwrite`, and never one of `inputs` (the model's own files)."""
+    An existing file is replaced only with `overwrite`, and never one of `inputs` (the model's own files).
+    `check(file)` runs on the written file before it is moved to `path` (e.g. `verify`): when it raises, nothing is
+    left at `path` (an earlier file there stays as it was)."""
     check_format(format)
     check_output(path, inputs=inputs, overwrite=overwrite)
     if format == "onnx":
@@ -112,7 +123,51 @@ def export(model: nn.Module, path: str | os.PathLike[str], format: str = "onnx",
         else:
             program = torch.export.export(net, (example,), dynamic_shapes=(dims,) if dims else None)
             torch.export.save(program, str(tmp))
+        if format == "onnx":
+            write_onnx_metadata(tmp, model)
+        if check is not None:
+            check(tmp)
     return Path(path)
+
+
+METADATA_KEY = "effnet"  # the ONNX metadata property that carries the model's preprocessing, labels and origin
+
+
+def write_onnx_metadata(path: Path, model: nn.Module) -> None:
+    """Store the model's preprocessing (input size, crop, interpolation, mean/std, class names), spec name and
+    weights' origin in the ONNX file's metadata, so the file alone can be run, calibrated and judged."""
+    import onnx  # the onnx extra, required by the export already
+
+    preprocessing = getattr(model, "preprocessing", None)
+    spec = getattr(model, "spec", None)
+    payload = {"preprocessing": preprocessing.to_dict() if preprocessing is not None else None,
+               "spec": getattr(spec, "name", None), "num_classes": getattr(model, "num_classes", None),
+               "weights_origin": dict(getattr(model, "weights_origin", {}) or {})}
+    graph = onnx.load(str(path))
+    del graph.metadata_props[:]
+    entry = graph.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(payload)
+    onnx.save(graph, str(path))
+
+
+def read_onnx_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The metadata `export` stored in an ONNX file ({} for a file exported elsewhere); one line if unreadable."""
+    require_onnx("reading an ONNX file")
+    import onnx
+
+    try:
+        graph = onnx.load(str(path), load_external_data=False)
+    except Exception as error:  # onnx raises its own types for files that are not ONNX
+        raise InputError(f"{path} is not an ONNX model: {str(error).splitlines()[0] if str(error) else error}") \
+            from None
+    for entry in graph.metadata_props:
+        if entry.key == METADATA_KEY:
+            try:
+                data = json.loads(entry.value)
+            except ValueError:
+                raise InputError(f"{path}: its effnet metadata is not JSON") from None
+            return data if isinstance(data, dict) else {}
+    return {}
 
 
 def load_exported(path: str | os.PathLike[str], format: str | None = None, *,
@@ -200,17 +255,61 @@ class OnnxRuntimeModule(nn.Module):
         return self.runner(images.float())
 
 
+def load_onnx(path: str | os.PathLike[str], *, threads: int | None = None) -> OnnxRuntimeModule:
+    """An ONNX file effnet exported, run by ONNX Runtime, with the preprocessing and class names its metadata
+    carries (a file without them gets the default for 224 px)."""
+    metadata = read_onnx_metadata(path)
+    runner = OnnxRuntimeModel(path, threads=threads)
+    module = OnnxRuntimeModule(runner)
+    stored = metadata.get("preprocessing")
+    module.preprocessing = Preprocessing.from_dict(stored) if stored else Preprocessing.for_resolution(224)
+    module.num_classes = metadata.get("num_classes")
+    return module
+
+
+def cache_folder() -> Path:
+    """Where verified ONNX exports are kept for reuse: `$EFFNET_CACHE`, else `$XDG_CACHE_HOME/effnet/onnx`, else
+    `~/.cache/effnet/onnx`."""
+    if os.environ.get("EFFNET_CACHE"):
+        return Path(os.environ["EFFNET_CACHE"])
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "effnet" / "onnx"
+
+
+def export_key(model: nn.Module, size: int) -> str:
+    """What an ONNX export depends on: the architecture, the input size, the weights and the preprocessing."""
+    digest = hashlib.sha256()
+    spec = getattr(model, "spec", None)
+    digest.update(json.dumps({"spec": spec.to_dict() if isinstance(spec, NetSpec) else repr(type(model)),
+                              "size": size, "torch": torch.__version__,
+                              "preprocessing": getattr(getattr(model, "preprocessing", None), "to_dict",
+                                                       dict)()}, sort_keys=True, default=str).encode())
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:32]
+
+
 def to_onnxruntime(model: nn.Module, *, resolution: int | None = None, threads: int | None = None) -> OnnxRuntimeModule:
-    """Export `model` to a temporary ONNX file, verify it (batch 1 and 2 at `resolution`) and load it into
-    ONNX Runtime; the file is removed once the session holds the graph."""
+    """The model as a verified ONNX file (batch 1 and 2 at `resolution`) loaded into ONNX Runtime. The file is
+    kept in `cache_folder()` under a key of the architecture, size and weights, so the next call with the same
+    model loads it instead of exporting again."""
     size = export_resolution(model, resolution)
     require_onnx("the onnxruntime path")
     if importlib.util.find_spec("onnxruntime") is None:
         raise MissingDependency("the onnxruntime path", "onnx", "onnxruntime")
-    with tempfile.TemporaryDirectory(prefix="effnet-onnx-") as folder:
-        path = export(model, Path(folder) / "model.onnx", "onnx", resolution=size)
-        verify(model, path, "onnx", resolutions=(size,))
-        return OnnxRuntimeModule(OnnxRuntimeModel(path, threads=threads), model)
+    path = cache_folder() / f"{export_key(model, size)}.onnx"
+    if not path.is_file():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError:  # no writable cache: a temporary export, as before
+            with tempfile.TemporaryDirectory(prefix="effnet-onnx-") as folder:
+                temp = export(model, Path(folder) / "model.onnx", "onnx", resolution=size,
+                              check=lambda written: verify(model, written, "onnx", resolutions=(size,)))
+                return OnnxRuntimeModule(OnnxRuntimeModel(temp, threads=threads), model)
+        export(model, path, "onnx", resolution=size, overwrite=True,
+               check=lambda written: verify(model, written, "onnx", resolutions=(size,)))
+    return OnnxRuntimeModule(OnnxRuntimeModel(path, threads=threads), model)
 
 
 def verify(model: nn.Module, path: str | os.PathLike[str], format: str | None = None, *,
@@ -227,11 +326,14 @@ def verify(model: nn.Module, path: str | os.PathLike[str], format: str | None = 
     was_training = model.training
     model.eval()
     generator = torch.Generator().manual_seed(seed)
+    preprocessing = getattr(model, "preprocessing", None)
+    mean = torch.tensor(preprocessing.mean if preprocessing is not None else (0.5, 0.5, 0.5)).view(1, 3, 1, 1)
+    std = torch.tensor(preprocessing.std if preprocessing is not None else (0.5, 0.5, 0.5)).view(1, 3, 1, 1)
     worst, scale = 0.0, 1.0
     try:
         for size in resolutions:
-            for batch in batch_sizes:
-                images = torch.randn(batch, 3, size, size, generator=generator)
+            for batch in batch_sizes:  # pixels in [0, 1], normalised as the model's preprocessing does
+                images = (torch.rand(batch, 3, size, size, generator=generator) - mean) / std
                 with torch.no_grad():
                     expected = model(images)
                 try:
@@ -246,9 +348,12 @@ def verify(model: nn.Module, path: str | os.PathLike[str], format: str | None = 
     finally:
         model.train(was_training)
     if not worst <= tolerance * scale:
-        raise VerificationError(f"{path} differs from PyTorch by {worst:.3g} (tolerance {tolerance * scale:.3g})")
+        raise VerificationError(f"{path} differs from PyTorch by {worst:.3g}, more than the tolerance {tolerance:g} x "
+                                f"max(1, largest |logit| {scale:.3g}) = {tolerance * scale:.3g}; a looser "
+                                f"{option('tolerance', 'T')} accepts it")
     return worst
 
 
-__all__ = ["FORMATS", "OnnxRuntimeModel", "OnnxRuntimeModule", "VerificationError", "atomic_path", "export",
-           "load_exported", "to_onnxruntime", "verify"]
+__all__ = ["FORMATS", "METADATA_KEY", "OnnxRuntimeModel", "OnnxRuntimeModule", "VerificationError", "atomic_path",
+           "cache_folder", "export", "export_key", "load_exported", "load_onnx", "read_onnx_metadata",
+           "to_onnxruntime", "verify", "write_onnx_metadata"]

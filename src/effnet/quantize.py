@@ -151,6 +151,24 @@ def labelled_samples(source: str | os.PathLike[str], config: Preprocessing, *, l
     return samples
 
 
+def check_labelled_classes(source: str | os.PathLike[str], config: Preprocessing, num_classes: int | None,
+                           data_dir: str | os.PathLike[str] | None = None) -> None:
+    """Refuse a labelled set whose classes are not the model's (its accuracy would be meaningless): a named
+    dataset's class names against the model's labels (or its class count), ImageNet's 1000 classes for the
+    built-in photos, class-index folders within the model's outputs."""
+    labels = list(config.labels or ())
+    count = len(labels) or num_classes
+    if _is_named_dataset(source):
+        classes = list(make_dataset(str(source), "test", data_dir=data_dir).classes)
+        if (labels and labels != classes) or (not labels and count is not None and count != len(classes)):
+            raise InputError(f"the labelled set {source} has {len(classes)} classes ({', '.join(classes[:3])}, ...) "
+                             f"and the model {count} ({', '.join(labels[:3]) or 'unnamed'}, ...): not the same "
+                             "classes; its accuracy would be meaningless")
+    elif str(source) == "skimage-imagenet" and count is not None and count != 1000:
+        raise InputError(f"the built-in labelled photos are ImageNet's 1000 classes and the model has {count}; pass "
+                         "a labelled set of the model's own classes")
+
+
 class _Reader:
     """The calibration data reader ONNX Runtime asks for: one {input: batch} dict at a time."""
 
@@ -337,4 +355,5 @@ def compare(fp32: OnnxRuntimeModel, int8: OnnxRuntimeModel, samples: Sequence[Sa
 
 
 __all__ = ["CALIBRATION_METHODS", "SKIMAGE_LABELS", "Comparison", "DatasetSamples", "Sample", "calibration_report",
-           "calibration_samples", "compare", "divergence", "labelled_samples", "quantize_onnx", "views"]
+           "calibration_samples", "check_labelled_classes", "compare", "divergence", "labelled_samples",
+           "quantize_onnx", "views"]

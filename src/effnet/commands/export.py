@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..errors import for_cli
 from ..export import FORMATS, VerificationError, check_format, export, export_resolution, verify
 from ..outputs import check_output
 from .options import add_model_options, model_from_args, model_source
@@ -36,14 +37,22 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.output, inputs=[source, weights], overwrite=args.overwrite)  # before any work
     model = model_from_args(args).eval()
     size = export_resolution(model, args.resolution)
-    path = export(model, args.output, args.format, resolution=size, dynamic_batch=args.dynamic_batch,
-                  overwrite=args.overwrite, inputs=[source, weights])
     batches = (1, 2) if args.dynamic_batch else (2,)
+    found: list[float] = []
+
+    def check(written):  # on the written file, before it is moved to --output: a failed one never gets there
+        found.append(verify(model, written, args.format, resolution=size, batch_sizes=batches,
+                            tolerance=args.tolerance))
+
     try:
-        diff = verify(model, path, args.format, resolution=size, batch_sizes=batches, tolerance=args.tolerance)
+        path = export(model, args.output, args.format, resolution=size, dynamic_batch=args.dynamic_batch,
+                      overwrite=args.overwrite, inputs=[source, weights], check=check)
     except VerificationError as error:
-        print(f"effnet: error: verification failed: {error}", file=sys.stderr)
+        message = for_cli(RuntimeError.__str__(error))
+        print(f"effnet: error: verification failed, nothing was written to {args.output}: {message}",
+              file=sys.stderr)
         return 1
+    diff = found[0]
     print(f"wrote {path} ({args.format}); verified against PyTorch at batch {', '.join(map(str, batches))}: "
           f"max abs difference {diff:.3g}")
     return 0

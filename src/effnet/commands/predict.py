@@ -7,7 +7,7 @@ import argparse
 import torch
 
 from ..errors import InputError, WeightsError
-from ..export import to_onnxruntime
+from ..export import load_onnx, to_onnxruntime
 from ..inference import optimize_for_inference
 from ..outputs import printable
 from ..prediction import check_images, predict
@@ -46,6 +46,11 @@ def run(args: argparse.Namespace) -> int:
     set_threads(args)
     device = device_of(args.device)
     check_images(args.images)
+    if args.model is not None and str(args.model).lower().endswith(".onnx"):  # an exported file runs as it is
+        if args.weights or args.pretrained or device.type != "cpu":
+            raise InputError("an ONNX model carries its weights and runs on the CPU: drop --weights, --pretrained "
+                             "and --device")
+        return show(predict(load_onnx(args.model), args.images, top_k=args.top_k), args.json)
     model = model_from_args(args).to(device)
     if not model.weights_origin:
         raise WeightsError("predict needs weights: pass --pretrained (installed weights, e.g. efficientnet-lite0 with "
@@ -57,8 +62,12 @@ def run(args: argparse.Namespace) -> int:
         model = to_onnxruntime(model)
     elif not args.no_optimize:
         model = optimize_for_inference(model, channels_last=device.type == "cpu")
-    results = predict(model, args.images, top_k=args.top_k)
-    if args.json:
+    return show(predict(model, args.images, top_k=args.top_k), args.json)
+
+
+def show(results: list[dict], as_json: bool) -> int:
+    """The predictions as JSON or as a ranked list per image."""
+    if as_json:
         print_json(results)
         return 0
     for result in results:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import InputError
-from ..export import OnnxRuntimeModel
+from ..export import OnnxRuntimeModel, read_onnx_metadata
 from ..loader import load_model
 from ..outputs import check_output
 from ..preprocessing import Preprocessing
@@ -13,6 +13,7 @@ from ..quantize import (
     CALIBRATION_METHODS,
     calibration_report,
     calibration_samples,
+    check_labelled_classes,
     compare,
     labelled_samples,
     quantize_onnx,
@@ -52,10 +53,14 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--num-calibration must be at least 1, got {args.num_calibration}")
     if args.num_labelled is not None and args.num_labelled < 1:
         raise InputError(f"--num-labelled must be at least 1, got {args.num_labelled}")
+    metadata = read_onnx_metadata(args.onnx)
     if args.model:
         config = load_model(args.model, pretrained=args.pretrained).preprocessing
+    elif metadata.get("preprocessing"):  # the file's own: an exported Lite0 calibrates with (x - 127) / 128
+        config = Preprocessing.from_dict(metadata["preprocessing"])
     else:
         config = Preprocessing.for_resolution(args.resolution)
+    check_labelled_classes(args.labelled, config, metadata.get("num_classes"), args.data_dir)
     fp32 = OnnxRuntimeModel(args.onnx)
     calibration = calibration_samples(args.calibration, config, args.num_calibration, data_dir=args.data_dir)
     labelled = labelled_samples(args.labelled, config, limit=args.num_labelled, data_dir=args.data_dir)
