@@ -87,10 +87,12 @@ def _write_idx(path: Path, array: np.ndarray, code: int) -> None:
 
 
 def test_a_big_endian_idx_file_is_one_line(tmp_path: Path, capsys) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
     for prefix in ("train", "t10k"):
-        _write_idx(tmp_path / f"{prefix}-images-idx3-ubyte", np.ones((8, 28, 28), dtype=">i2"), 0x0B)
-        _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte", np.zeros(8, dtype=np.uint8), 0x08)
-    one_line_exit_2(capsys, [*TRAIN, "--data-dir", str(tmp_path), "--output", str(tmp_path / "out")],
+        _write_idx(data / f"{prefix}-images-idx3-ubyte", np.ones((8, 28, 28), dtype=">i2"), 0x0B)
+        _write_idx(data / f"{prefix}-labels-idx1-ubyte", np.zeros(8, dtype=np.uint8), 0x08)
+    one_line_exit_2(capsys, [*TRAIN, "--data-dir", str(data), "--output", str(tmp_path / "out")],
                     "Fashion-MNIST images are unsigned bytes")
 
 

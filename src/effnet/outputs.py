@@ -46,7 +46,8 @@ LOCK_FILE = ".effnet.lock"
 def run_lock(folder: Path, what: str = "run") -> Iterator[None]:
     """Hold `folder/.effnet.lock` for the duration: a second process writing the same folder at the same time is
     refused with one line instead of silently overwriting the first's files. The lock is the kernel's (flock), so
-    it goes away with a killed process."""
+    it goes away with a killed process; the file is removed when the block ends, and a folder the lock created
+    and nothing else wrote to goes with it."""
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     lock = folder / LOCK_FILE
@@ -57,13 +58,16 @@ def run_lock(folder: Path, what: str = "run") -> Iterator[None]:
         except BlockingIOError:
             raise OutputError(f"another {what} is writing {folder} right now; wait for it or choose another "
                               "folder") from None
-        yield
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):  # while still holding it
+                lock.unlink()
+            if created and not any(folder.iterdir()):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
     finally:
         handle.close()
-        if created and [entry.name for entry in folder.iterdir()] == [LOCK_FILE]:  # nothing was written: no trace
-            with contextlib.suppress(OSError):
-                lock.unlink()
-                folder.rmdir()
 
 
 def _default_mode() -> int:

@@ -87,11 +87,11 @@ class Engine:
         if overwrite:
             self._clear("overwrite: the study in {folder} was removed; starting afresh")
         self._check_folder()
-        self._storage: BaseStorage | None = open_storage(self.output, storage, create=False)
+        self._store: BaseStorage | None = open_storage(self.output, storage, create=False)
         self._study: optuna.Study | None = None
-        if self._storage is not None and storage is not None and overwrite:
+        if self._store is not None and storage is not None and overwrite:
             with contextlib.suppress(KeyError):
-                optuna.delete_study(study_name=plan.name, storage=self._storage)
+                optuna.delete_study(study_name=plan.name, storage=self._store)
         self._existing()
 
     # ----- the folder ---------------------------------------------------------------------------------
@@ -148,16 +148,16 @@ class Engine:
     def _existing(self) -> optuna.Study | None:
         """The study, if it exists by now (another coordinator may have created it in a shared database)."""
         if self._study is None:
-            if self._storage is None:
-                self._storage = open_storage(self.output, self.storage_url, create=False)
-            if self._storage is not None:
+            if self._store is None:
+                self._store = open_storage(self.output, self.storage_url, create=False)
+            if self._store is not None:
                 with contextlib.suppress(KeyError):
                     self._study = self._load()
         return self._study
 
     def _load(self) -> optuna.Study:
-        assert self._storage is not None
-        study = optuna.load_study(study_name=self.plan.name, storage=self._storage, sampler=make_sampler(self.plan, 0),
+        assert self._store is not None
+        study = optuna.load_study(study_name=self.plan.name, storage=self._store, sampler=make_sampler(self.plan, 0),
                                   pruner=make_pruner(self.plan.pruner, **self.plan.pruner_args))
         stored = study.user_attrs.get("effnet.inputs")
         if stored is not None and stored != self.plan.inputs:
@@ -168,10 +168,10 @@ class Engine:
     @property
     def storage(self) -> BaseStorage:
         """The study's storage (the folder and its journal are made on first use)."""
-        if self._storage is None:
-            self._storage = open_storage(self.output, self.storage_url)
-        assert self._storage is not None
-        return self._storage
+        if self._store is None:
+            self._store = open_storage(self.output, self.storage_url)
+        assert self._store is not None
+        return self._store
 
     @property
     def exists(self) -> bool:

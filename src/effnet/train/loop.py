@@ -102,6 +102,7 @@ class Trainer:
         self.batch_size = config.batch_size or self.recipe.batch_size
         self.checkpoint_path = self.folder.last
         self.step_losses: list[float] = []
+        self._held = contextlib.ExitStack()  # what the run holds while it writes (its folder's lock)
         self.resume_from: Path | None = self.folder.resume_point(config.resume, config.overwrite)
 
     @property
@@ -361,7 +362,6 @@ class Trainer:
     def fit(self) -> dict[str, Any]:
         """Train to `epochs` (or `max_steps` optimizer steps in total); returns a summary dict."""
         self.tensorboard = TensorBoardLog(None)
-        self._held = contextlib.ExitStack()
         previous_threads = torch.get_num_threads()
         try:
             self.setup()
