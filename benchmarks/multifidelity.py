@@ -14,8 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from effnet.errors import USER_ERRORS
-from effnet.experiments import study_baseline
-from effnet.experiments.smoke import smoke_proxy
+from effnet.experiments.smoke import smoke_baseline, smoke_proxy
 from effnet.search import CoefficientSearch, run_coefficient_search
 
 
@@ -29,15 +28,20 @@ def main() -> int:
     parser.add_argument("--val-points", type=int, default=6)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--limit-train", type=int, help="fewer training images than the smoke proxy's (tests)")
+    parser.add_argument("--baseline-width", type=float, default=1.0, help="width of the baseline (tests: smaller)")
     parser.add_argument("--json", type=Path, help="also write the comparison as JSON here (refused if it exists)")
     args = parser.parse_args()
     if args.json is not None and args.json.exists():
         parser.exit(2, f"{parser.prog}: error: {args.json} already exists\n")
     proxy = replace(smoke_proxy(args.data_dir), epochs=args.epochs, val_points=args.val_points)
+    if args.limit_train:
+        proxy = replace(proxy, limit_train=args.limit_train, limit_val=min(proxy.limit_val, args.limit_train),
+                        limit_test=min(proxy.limit_test, args.limit_train))
     results = {}
     try:
         for pruner in ("none", "hyperband"):
-            search = CoefficientSearch(study_baseline(args.baseline, proxy.resolution), step=args.step,
+            search = CoefficientSearch(smoke_baseline(args.baseline_width, args.baseline), step=args.step,
                                        tolerance=args.tolerance, proxy=proxy, pruner=pruner, confirm=0)
             results[pruner] = run_coefficient_search(search, args.output / pruner, workers=args.workers,
                                                      progress=False)

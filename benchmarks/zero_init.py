@@ -14,8 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from effnet.errors import USER_ERRORS
-from effnet.experiments import ScalingStudy, run_scaling_study, study_baseline
-from effnet.experiments.smoke import smoke_proxy
+from effnet.experiments import ScalingStudy, run_scaling_study
+from effnet.experiments.smoke import smoke_baseline, smoke_proxy
 from effnet.stats import paired_difference
 
 
@@ -25,16 +25,21 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--limit-train", type=int, help="fewer training images than the smoke proxy's (tests)")
+    parser.add_argument("--baseline-width", type=float, default=1.0, help="width of the baseline (tests: smaller)")
     parser.add_argument("--json", type=Path, help="also write the table as JSON here (refused if it exists)")
     args = parser.parse_args()
     if args.json is not None and args.json.exists():
         parser.exit(2, f"{parser.prog}: error: {args.json} already exists\n")
     proxy = smoke_proxy(args.data_dir)
+    if args.limit_train:
+        proxy = replace(proxy, limit_train=args.limit_train, limit_val=min(proxy.limit_val, args.limit_train),
+                        limit_test=min(proxy.limit_test, args.limit_train))
     runs = {}
     try:
         for name, zero in (("zero-init", True), ("tf-init", False)):
             overrides = (*proxy.overrides, f"zero_init_residual={str(zero).lower()}")
-            study = ScalingStudy(study_baseline("efficientnet-b0-small", proxy.resolution), budgets=(2.0, 4.0),
+            study = ScalingStudy(smoke_baseline(args.baseline_width), budgets=(2.0, 4.0),
                                  methods=("depth",), seeds=args.seeds, proxy=replace(proxy, overrides=overrides))
             runs[name] = run_scaling_study(study, args.output / name, workers=args.workers, progress=False)
     except USER_ERRORS as error:

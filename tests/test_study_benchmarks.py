@@ -37,3 +37,21 @@ def test_study_throughput_reads_a_finished_study(tmp_path: Path, fashion_mnist: 
     assert result.returncode == 0, result.stderr
     assert "3 finished trials" in result.stdout and "trials per hour" in result.stdout
     assert run("benchmarks/study_throughput.py", str(tmp_path)).returncode == 2
+
+
+def test_the_zero_init_and_multifidelity_benchmarks_run_at_tiny_settings(tmp_path: Path, fashion_mnist: str) -> None:
+    out = tmp_path / "zero.json"
+    result = run("benchmarks/zero_init.py", "--output", str(tmp_path / "zero"), "--seeds", "1", "--limit-train", "32",
+                 "--baseline-width", "0.25", "--data-dir", fashion_mnist, "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["network"] for r in rows] == ["baseline 1x", "depth 2x", "depth 4x"]
+    assert all(len(r["zero_init_val_top1"]) == len(r["tf_init_val_top1"]) == 1 for r in rows)
+    out = tmp_path / "mf.json"
+    result = run("benchmarks/multifidelity.py", "--output", str(tmp_path / "mf"), "--limit-train", "32",
+                 "--baseline-width", "0.25", "--tolerance", "0.05", "--epochs", "1", "--val-points", "3",
+                 "--data-dir", fashion_mnist, "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(out.read_text())
+    assert summary["candidates"] >= 2 and summary["hyperband_steps"] <= summary["full_grid_steps"]
+    assert isinstance(summary["same_choice"], bool) and "Hyperband" in result.stdout

@@ -3,7 +3,10 @@ about ten minutes with two workers on a 2-core CPU, never a result -- it shows t
 
 from __future__ import annotations
 
+from ..scaling import scale_spec
+from ..spec import NetSpec
 from ..trial import ProxySchedule
+from ..zoo import get_spec
 
 # The small-image B0 at 20 px, one epoch on 3,000 Fashion-MNIST training images, chosen on 1,000 held-out
 # validation images at four points of the schedule, scored once on 2,000 test images; two seeds so that the report
@@ -20,4 +23,10 @@ def smoke_proxy(data_dir: str | None = None) -> ProxySchedule:
                          resolution=SMOKE["resolution"])
 
 
-__all__ = ["SMOKE", "smoke_proxy"]
+def smoke_baseline(width: float = 1.0, name: str = "efficientnet-b0-small") -> NetSpec:
+    """The smoke study's baseline at its resolution (narrower with `width`, for quick checks of the benchmarks)."""
+    spec = get_spec(name).replace(resolution=SMOKE["resolution"])
+    return spec if width == 1.0 else scale_spec(spec, width=width).replace(name=f"{spec.name}-w{width:g}")
+
+
+__all__ = ["SMOKE", "smoke_baseline", "smoke_proxy"]
