@@ -16,7 +16,7 @@ from .outputs import disk_full, printable
 
 # Subcommand modules, each with `add_parser(subparsers)` that sets `func(args) -> int | None`.
 COMMANDS = ("models", "info", "predict", "demo", "train", "eval", "finetune", "profile", "scale", "bench",
-            "export", "cam", "quantize", "experiment", "search", "dashboard")
+            "export", "cam", "quantize", "experiment", "search", "dashboard", "report")
 
 
 def _version() -> str:

@@ -88,6 +88,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     scaling.add_argument("--converged-within", type=_positive_float, default=0.5, metavar="POINTS",
                          help="a trial whose val top-1 rose more than this over its last quarter is flagged as still "
                          "improving (default 0.5)")
+    scaling.add_argument("--extrapolate", metavar="BUDGET", help="after the study, predict each method's validation "
+                         "top-1 at this larger budget (e.g. 8x) from its 1x-4x results, then train it there and "
+                         "compare")
+    scaling.add_argument("--extrapolate-methods", type=_methods, default=(),
+                         help="methods to extrapolate (default: compound and the best single dimension)")
+    scaling.add_argument("--extrapolate-seeds", type=positive_int, default=2,
+                         help="seeds of the extrapolation's trainings (default 2)")
     scaling.add_argument("--grid", action="store_true",
                          help="also train width scaling under fixed (d, r) pairs (paper Fig. 4)")
     add_proxy_options(scaling)
@@ -123,7 +130,9 @@ def run(args: argparse.Namespace) -> int:
                          methods=args.methods, seeds=args.seeds, proxy=proxy, alpha=args.alpha, beta=args.beta,
                          gamma=args.gamma, budget_metric=args.budget_metric, grid=args.grid,
                          repeat_rounding=args.repeat_rounding, fidelities=args.fidelities,
-                         converged_within=args.converged_within)
+                         converged_within=args.converged_within,
+                         extrapolate=parse_budgets(args.extrapolate)[0] if args.extrapolate else None,
+                         extrapolate_methods=args.extrapolate_methods, extrapolate_seeds=args.extrapolate_seeds)
     return run_study(args, lambda: run_scaling_study(study, args.output, **engine_kwargs(args)), REPORT, RESULTS,
                      *FIGURES.values())
 

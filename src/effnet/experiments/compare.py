@@ -200,18 +200,21 @@ def write_outputs(engine: Engine, comparison: Comparison, models: dict[str, dict
                   note=f"{comparison.seeds} seed(s), {comparison.proxy.epochs} epoch(s) on "
                        f"{comparison.proxy.limit_train or 'all'} training images; mean +- std on the {split} split")
     with atomic_path(folder / REPORT) as temp:
-        temp.write_text(markdown(data, comparison))
+        temp.write_text(markdown(data))
     return data
 
 
-def markdown(data: dict[str, Any], comparison: Comparison) -> str:
-    proxy, split = comparison.proxy, data["score_split"]
-    sizing = f"; sized by {comparison.size_method} to {comparison.size_to}'s MACs" if comparison.size_to else ""
-    seeds = f"seeds {comparison.first_seed}..{comparison.first_seed + comparison.seeds - 1}"
+def markdown(data: dict[str, Any]) -> str:
+    """The report, from results.json's data alone (so `effnet report` can write it again)."""
+    inputs, split = data["inputs"], data["score_split"]
+    proxy = inputs["proxy"]
+    sizing = f"; sized by {inputs['size_method']} to {inputs['size_to']}'s MACs" if inputs.get("size_to") else ""
+    first = inputs.get("first_seed", 0)
+    seeds = f"seeds {first}..{first + inputs['seeds'] - 1}"
     lines = ["# Comparison at the same schedule and seeds", "",
-             f"{comparison.seeds} seed(s) ({seeds}), paired; proxy: {proxy.epochs} epoch(s) on "
-             f"{proxy.limit_train or 'all'} training images, validated on the {proxy.val_split} split "
-             f"({proxy.limit_val or 'all'} images){sizing}. Final numbers: the {split} split.", "",
+             f"{inputs['seeds']} seed(s) ({seeds}), paired; proxy: {proxy['epochs']} epoch(s) on "
+             f"{proxy.get('limit_train') or 'all'} training images, validated on the {proxy.get('val_split')} split "
+             f"({proxy.get('limit_val') or 'all'} images){sizing}. Final numbers: the {split} split.", "",
              "| model | val top-1 | test top-1 | params | MMACs | latency ms | px | trials |",
              "|---|---|---|---|---|---|---|---|"]
 

@@ -121,13 +121,21 @@ def write_outputs(engine: Engine, check: ConvergenceCheck, folder: Path, counts:
             "trials": rows, **summary}
     with atomic_path(folder / RESULTS) as temp:
         temp.write_text(json.dumps(data, indent=2, allow_nan=False, default=str))
-    short, long = check.schedules
-    proxy = check.proxy
-    lines = [f"# Convergence check: {baseline.name} at {baseline.resolution} px", "",
-             f"Data `{proxy.data}` (validation: {proxy.val_split} split), recipe `{proxy.recipe}`, "
-             f"{proxy.limit_train or 'all'} training images; the proxy schedule ({short} epochs) against {long} "
-             f"epochs, {check.seeds} seed(s), paired by seed.", "",
-             f"**{summary['verdict']}**", "",
+    with atomic_path(folder / REPORT) as temp:
+        temp.write_text(markdown(data))
+    return data
+
+
+def markdown(data: dict[str, Any]) -> str:
+    """The report, from results.json's data alone (so `effnet report` can write it again)."""
+    inputs, baseline, rows, counts = data["inputs"], data["baseline"], data["trials"], data["counts"]
+    proxy, short = inputs["proxy"], inputs["proxy"]["epochs"]
+    long = short * inputs["factor"]
+    lines = [f"# Convergence check: {baseline['name']} at {baseline['resolution']} px", "",
+             f"Data `{proxy['data']}` (validation: {proxy.get('val_split', 'dataset')} split), recipe "
+             f"`{proxy['recipe']}`, {proxy.get('limit_train') or 'all'} training images; the proxy schedule "
+             f"({short} epochs) against {long} epochs, {inputs['seeds']} seed(s), paired by seed.", "",
+             f"**{data['verdict']}**", "",
              "| epochs | seed | val top-1 | test top-1 | rise over the last quarter | steps | seconds |",
              "|---|---|---|---|---|---|---|"]
     for row in sorted(rows, key=lambda r: (r["epochs"], r["seed"])):
@@ -136,11 +144,9 @@ def write_outputs(engine: Engine, check: ConvergenceCheck, folder: Path, counts:
         lines.append(f"| {row['epochs']} | {row['seed']} | {row['val_top1']:.2f} | {test} | {rise} | "
                      f"{row['steps']} | {row['seconds']:.0f} |")
     lines += ["", f"Trials: {counts['done']} of {counts['planned']} done. Mean seconds per trial: "
-              + ", ".join(f"{e} epochs {s:.0f} s" for e, s in summary["seconds_per_trial"].items()) + ".",
+              + ", ".join(f"{e} epochs {s:.0f} s" for e, s in data["seconds_per_trial"].items()) + ".",
               "Test top-1 is reported for the record only; the verdict uses validation accuracy."]
-    with atomic_path(folder / REPORT) as temp:
-        temp.write_text("\n".join(lines) + "\n")
-    return data
+    return "\n".join(lines) + "\n"
 
 
-__all__ = ["KIND", "ConvergenceCheck", "objective", "run_convergence_check", "summarize_check"]
+__all__ = ["KIND", "ConvergenceCheck", "markdown", "objective", "run_convergence_check", "summarize_check"]

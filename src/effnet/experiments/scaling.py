@@ -11,9 +11,11 @@ engine (`effnet.engine`)."""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from ..budget import METHODS, fit_budget
@@ -23,6 +25,7 @@ from ..scaling import ALPHA, BETA, GAMMA, REPEAT_ROUNDINGS, effective_coefficien
 from ..spec import NetSpec, SpecError
 from ..trial import ProxySchedule, check_data, curve_rise, spec_latency, spec_metrics, train_trial
 from ..zoo import SpecSource, get_spec
+from .extrapolation import judge, predictions
 from .scaling_report import FIGURES, NETWORK_FIELDS, REPORT, RESULTS, write_outputs
 
 KIND = "scaling-study"
@@ -58,6 +61,10 @@ class ScalingStudy:
     repeat_rounding: str = "ceil"
     fidelities: tuple[int, ...] = ()
     converged_within: float = 0.5
+    include_baseline: bool = True
+    extrapolate: float | None = None  # after the study: predict each method at this budget, then train it there
+    extrapolate_methods: tuple[str, ...] = ()  # default: compound and the best single dimension
+    extrapolate_seeds: int = 2
 
     objective = OBJECTIVE
     outputs = (RESULTS, REPORT, *FIGURES.values())
@@ -90,6 +97,14 @@ class ScalingStudy:
             raise InputError(f"fidelities must be distinct epoch counts other than the proxy's {self.proxy.epochs}")
         if not self.converged_within > 0:
             raise InputError("converged-within must be a positive number of points")
+        if self.extrapolate is not None and not (math.isfinite(self.extrapolate) and
+                                                 max(self.budgets, default=1.0) < self.extrapolate <= 1e4):
+            largest = max(self.budgets, default=1.0)
+            raise InputError(f"extrapolate must be a budget above the study's largest ({largest:g}x), got "
+                             f"{self.extrapolate!r}")
+        if any(m not in self.methods for m in self.extrapolate_methods):
+            raise InputError("the methods to extrapolate must be among the study's methods")
+        check_count("extrapolate-seeds", self.extrapolate_seeds, MAX_SEEDS)
         self.plan()  # refuses a plan of more trials than MAX_TRIALS before anything starts
 
     def inputs(self) -> dict[str, Any]:
@@ -99,11 +114,12 @@ class ScalingStudy:
                 "gamma": self.gamma, "budget_metric": self.budget_metric, "grid": self.grid,
                 "grid_pairs": [list(pair) for pair in self.grid_pairs], "grid_widths": list(self.grid_widths),
                 "num_classes": self.num_classes, "repeat_rounding": self.repeat_rounding,
-                "fidelities": list(self.fidelities), "converged_within": self.converged_within}
+                "fidelities": list(self.fidelities), "converged_within": self.converged_within,
+                **({} if self.include_baseline else {"include_baseline": False})}
 
     def networks(self) -> list[dict[str, Any]]:
         """The parameters of each network the study trains (without seed and schedule)."""
-        out: list[dict[str, Any]] = [{"method": "baseline", "budget": 1.0}]
+        out: list[dict[str, Any]] = [{"method": "baseline", "budget": 1.0}] if self.include_baseline else []
         for budget in self.budgets:
             out += [{"method": method, "budget": budget} for method in self.methods]
         if self.grid:
@@ -212,9 +228,44 @@ def run_scaling_study(study: ScalingStudy, output: str | os.PathLike[str], *, st
                       workers: int = 1, threads: int = 1, progress: bool = True,
                       overwrite: bool = False, max_failures: int | None = None) -> dict[str, Any]:
     """Run (or resume) the study in `output` and write its results, report and figures there; returns
-    results.json's content. Stopped early (Ctrl-C), it still writes them from the trials finished so far."""
-    return run_experiment(study, output, storage=storage, workers=workers, threads=threads, progress=progress,
-                          overwrite=overwrite, max_failures=max_failures)
+    results.json's content. Stopped early (Ctrl-C), it still writes them from the trials finished so far. With
+    `extrapolate`, once every trial has finished, each chosen method is predicted at that budget from its 1x-4x
+    results and then trained there (`output/extrapolate-<B>x`), and the report compares prediction and
+    measurement."""
+    options = {"storage": storage, "workers": workers, "threads": threads, "progress": progress,
+               "overwrite": overwrite, "max_failures": max_failures}
+    data = run_experiment(study, output, **options)
+    if study.extrapolate is None or data["counts"]["done"] < data["counts"]["planned"]:
+        return data
+    main = [r for r in data["trials"] if r["schedule_epochs"] == study.proxy.epochs]
+    methods = study.extrapolate_methods or extrapolation_methods(main, study)
+    target = replace(study, budgets=(study.extrapolate,), methods=methods, seeds=study.extrapolate_seeds,
+                     fidelities=(), grid=False, include_baseline=False, extrapolate=None, extrapolate_methods=())
+    measured = run_experiment(target, Path(output) / f"extrapolate-{study.extrapolate:g}x", **options)
+    if measured["counts"]["done"] < measured["counts"]["planned"]:
+        return data
+    macs = {row["method"]: row["macs"] for row in measured["summary"]}
+    predicted = predictions(main, macs)
+    result = {"budget": study.extrapolate, "methods": list(methods), "fit": "power law in MACs, per seed",
+              "methods_results": {m: {**predicted[m], **judge(predicted[m], [r["val_top1"] for r in measured["trials"]
+                                                                             if r["method"] == m])}
+                                  for m in methods}}
+    engine = Engine(study.prepare().plan(), output, storage=storage, outputs=study.outputs)
+    return write_outputs(engine, Path(output), data["counts"], extrapolation=result)
+
+
+def extrapolation_methods(rows: list[dict[str, Any]], study: ScalingStudy) -> tuple[str, ...]:
+    """Compound scaling and the single dimension with the best mean validation top-1 at the largest budget."""
+    largest = max(study.budgets)
+    means = {}
+    for method in ("depth", "width", "resolution"):
+        values = [r["val_top1"] for r in rows if r["method"] == method and r["budget"] == largest]
+        if values and method in study.methods:
+            means[method] = sum(values) / len(values)
+    chosen = [m for m in ("compound",) if m in study.methods]
+    if means:
+        chosen.append(max(means, key=means.get))
+    return tuple(chosen)
 
 
 def parse_budgets(items: Sequence[str] | str) -> tuple[float, ...]:

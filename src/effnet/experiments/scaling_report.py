@@ -325,6 +325,7 @@ def markdown(data: dict[str, Any]) -> str:
                 for c in check["changed_verdicts"]) + ". The ranking depends on the schedule length.")
         elif check["verdicts"]:
             lines.append("No verdict differs between the two schedule lengths.")
+    lines += extrapolation_lines(data.get("extrapolation"))
     grid = [e for e in summary if e["method"] == "grid"]
     if grid:
         lines += ["", "## Width scaling under fixed (depth, resolution) (Fig. 4)", "",
@@ -339,8 +340,33 @@ def markdown(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_outputs(engine: Engine, output: Path, counts: dict[str, int]) -> dict[str, Any]:
-    """results.json, report.md and the figures from the study's finished trials; returns results.json's data."""
+def extrapolation_lines(extrapolation: dict[str, Any] | None) -> list[str]:
+    """The "predict, then measure" section: each method's predicted validation top-1 at the larger budget (a power
+    law in MACs fitted per seed on 1x-4x), its interval over seeds, and what training it there gave."""
+    if not extrapolation:
+        return []
+    lines = ["", f"## Predict, then measure: {extrapolation['budget']:g}x", "",
+             f"Validation error against MACs, fitted per seed as {extrapolation['fit']} on the baseline and the "
+             "method's networks, predicts each method at the larger budget; then that network was trained (fresh "
+             "trials, the same proxy).", "",
+             "| method | MMACs | predicted val top-1 [95% CI] | measured val top-1 | measured - predicted | inside |",
+             "|---|---|---|---|---|---|"]
+    for method, r in extrapolation["methods_results"].items():
+        interval = "-" if r["mean"] is None else (f"{r['mean']:.2f}" if r["low"] is None else
+                                                   f"{r['mean']:.2f} [{r['low']:.2f}, {r['high']:.2f}]")
+        measured = "-" if r.get("measured_mean") is None else f"{r['measured_mean']:.2f}"
+        error = "-" if r.get("error") is None else f"{r['error']:+.2f}"
+        inside = {True: "yes", False: "no", None: "-"}[r.get("inside")]
+        lines.append(f"| {method} | {r['target_macs'] / 1e6:.1f} | {interval} | {measured} | {error} | {inside} |")
+    lines += ["", "Three points per method determine a power law but not a floor: a measurement outside the interval "
+              "says the law does not carry this far, not that the method failed."]
+    return lines
+
+
+def write_outputs(engine: Engine, output: Path, counts: dict[str, int],
+                  extrapolation: dict[str, Any] | None = None) -> dict[str, Any]:
+    """results.json, report.md and the figures from the study's finished trials (and the prediction against the
+    measurement at a larger budget, when there is one); returns results.json's data."""
     records = engine.records()
     rows = trial_rows(records)
     inputs = engine.plan.inputs
@@ -358,7 +384,7 @@ def write_outputs(engine: Engine, output: Path, counts: dict[str, int]) -> dict[
             "data": engine.all_derived().get("data"), "score_split": split, "summary": summary, "comparisons": compare,
             "comparisons_val": comparisons(main_rows, "val") if split == "test" else compare,
             "fidelity": fidelity_check(rows, main_epochs, split), "failed": failed, "figures": figures,
-            "trials": rows}
+            **({"extrapolation": extrapolation} if extrapolation else {}), "trials": rows}
     with atomic_path(output / RESULTS) as temp:
         temp.write_text(json.dumps(data, indent=2, allow_nan=False, default=str))
     with atomic_path(output / REPORT) as temp:

@@ -1,0 +1,84 @@
+"""`effnet report DIR`: write a study's report (and figures) again from its committed results alone -- no training,
+no storage -- so that the tables of a recorded result can be regenerated and checked by anyone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..engine import STUDY_FILE
+from ..errors import InputError
+from ..outputs import atomic_path
+from ..search.coefficients import CoefficientSearch
+from ..search.coefficients import markdown as coefficient_markdown
+from ..spec import NetSpec
+from ..trial import ProxySchedule
+from . import compare, convergence, scaling_report
+
+RESULT_FILES = {"scaling-study": "results.json", "convergence-check": "results.json", "comparison": "results.json",
+                "coefficient-confirm": "results.json", "architecture-confirm": "results.json",
+                "coefficient-search": "coefficients.json"}
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"no {path.name} in {path.parent}: nothing to report from") from None
+    except (OSError, ValueError) as error:
+        raise InputError(f"cannot read {path}: {str(error).splitlines()[0]}") from None
+    if not isinstance(data, dict) or "inputs" not in data:
+        raise InputError(f"{path} is not an effnet study's results")
+    return data
+
+
+def study_kind(folder: Path) -> str:
+    """The kind a study folder records in its study.json."""
+    record = folder / STUDY_FILE
+    try:
+        return str(json.loads(record.read_text())["kind"])
+    except FileNotFoundError:
+        raise InputError(f"{folder} is not an effnet study folder: no {STUDY_FILE}") from None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise InputError(f"{record} is damaged ({str(error).splitlines()[0]})") from None
+
+
+def write_report(folder: str | Path, output: str | Path | None = None) -> list[Path]:
+    """Write the report of the study in `folder` (and, for a scaling study, its figures) into `output` (default:
+    the folder itself) from its results file; returns what was written. The results file is never changed."""
+    folder = Path(folder)
+    target = Path(output) if output is not None else folder
+    kind = study_kind(folder)
+    if kind not in RESULT_FILES:
+        raise InputError(f"effnet report does not know a {kind} study")
+    data = _read(folder / RESULT_FILES[kind])
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    if kind == "scaling-study":
+        summary, inputs = data["summary"], data["inputs"]
+        note = scaling_report.scale_note(inputs, data["score_split"], len(data["trials"]))
+        figures = scaling_report.write_figures(summary, target, inputs["baseline"]["name"], data["score_split"],
+                                               inputs["proxy"]["epochs"], note) if summary else {}
+        written += [target / name for name in figures.values()]
+        text = scaling_report.markdown({**data, "figures": figures})
+    elif kind == "convergence-check":
+        text = convergence.markdown(data)
+    elif kind == "coefficient-search":
+        inputs = data["inputs"]
+        search = CoefficientSearch(NetSpec.from_dict(inputs["baseline"]), step=inputs["step"], low=inputs["low"],
+                                   high=inputs["high"], tolerance=inputs["tolerance"], target=inputs["target"],
+                                   seeds=inputs["seeds"], proxy=ProxySchedule.from_dict(inputs["proxy"]),
+                                   pruner=inputs["pruner"], num_classes=inputs.get("num_classes"),
+                                   repeat_rounding=inputs.get("repeat_rounding", "ceil"),
+                                   confirm=len(data.get("confirm", {}).get("candidates", [])) or 0)
+        text = coefficient_markdown(data, search)
+    else:
+        text = compare.markdown(data)
+    report = target / "report.md"
+    with atomic_path(report) as temp:
+        temp.write_text(text)
+    return [report, *written]
+
+
+__all__ = ["RESULT_FILES", "study_kind", "write_report"]

@@ -1,0 +1,78 @@
+"""Predict, then measure: a power law in MACs fitted per seed on a study's results predicts each method at a larger
+budget with an interval over seeds; the study then trains those networks and reports the measurement against it."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+import effnet
+from effnet.experiments import ScalingStudy, run_scaling_study
+from effnet.experiments.extrapolation import fit_power_law, judge, predict_error, predictions
+from effnet.trial import ProxySchedule
+
+TINY = effnet.scale("efficientnet-b0-small", width=0.25, depth=0.1).replace(resolution=16, name="tiny")
+
+
+def test_a_power_law_is_recovered_and_predicts() -> None:
+    macs = [1e6, 2e6, 4e6]
+    fit = fit_power_law(macs, [30.0 * m ** -0.2 for m in macs])
+    assert fit == pytest.approx((30.0, 0.2), rel=1e-9)
+    assert predict_error(fit, 8e6) == pytest.approx(30.0 * 8e6 ** -0.2)
+    assert fit_power_law([1e6], [10.0]) is None and fit_power_law([1e6, 1e6], [10.0, 9.0]) is None
+
+
+def test_predictions_come_with_an_interval_over_seeds_and_a_judgement() -> None:
+    rows = []
+    for seed, scale in enumerate((1.0, 1.05, 0.95)):
+        for method, budget in (("baseline", 1), ("width", 2), ("width", 4)):
+            error = scale * 20.0 * budget ** -0.3
+            rows.append({"method": method, "budget": float(budget), "seed": seed, "macs": 1e6 * budget,
+                         "val_top1": 100 - error})
+    result = predictions(rows, {"width": 8e6})["width"]
+    truth = 100 - 20.0 * 8 ** -0.3
+    assert result["seeds"] == [0, 1, 2] and result["low"] < truth < result["high"]
+    assert result["mean"] == pytest.approx(truth, abs=0.01)
+    assert judge(result, [truth])["inside"] and not judge(result, [truth - 5])["inside"]
+
+
+def test_a_study_predicts_then_trains_the_larger_networks(tmp_path: Path, fashion_mnist: str, monkeypatch) -> None:
+    def fake(spec, proxy, seed, folder, on_validate=None):
+        macs = effnet.profile(spec, num_classes=10).macs
+        top1 = 100 - 40 * (macs / 1e6) ** -0.25 - 0.1 * seed
+        curve = [{"step": 10, "val_top1": top1}]
+        return {"val_top1": top1, "val_top5": 99.0, "val_loss": 0.1, "test_top1": top1, "test_top5": 99.0,
+                "test_loss": 0.1, "ema_top1": None, "seconds": 0.0, "epochs": 1, "steps": 10, "images_per_s": None,
+                "threads": 1, "curve": curve}
+
+    monkeypatch.setattr("effnet.experiments.scaling.train_trial", fake)
+    study = ScalingStudy(TINY, budgets=(2.0, 4.0), methods=("width", "compound"), seeds=2, extrapolate=8.0,
+                         proxy=ProxySchedule(data_dir=fashion_mnist, epochs=1, limit_train=32, limit_val=32,
+                                             limit_test=32))
+    data = run_scaling_study(study, tmp_path / "study", progress=False)
+    result = data["extrapolation"]
+    assert result["budget"] == 8.0 and set(result["methods"]) == {"compound", "width"}
+    width = result["methods_results"]["width"]
+    assert len(width["measured"]) == 2 and width["inside"] is not None and math.isfinite(width["error"])
+    assert (tmp_path / "study" / "extrapolate-8x" / "results.json").is_file()
+    assert "Predict, then measure: 8x" in (tmp_path / "study" / "report.md").read_text()
+
+
+def test_effnet_report_writes_the_tables_again_from_the_results_alone(tmp_path: Path, fashion_mnist: str,
+                                                                    monkeypatch, capsys) -> None:
+    from effnet.cli import main
+
+    test_a_study_predicts_then_trains_the_larger_networks(tmp_path, fashion_mnist, monkeypatch)
+    folder = tmp_path / "study"
+    original = (folder / "report.md").read_text()
+    copy = tmp_path / "committed"
+    copy.mkdir()
+    for name in ("study.json", "results.json"):  # what a recorded result commits: no journal, no trials
+        (copy / name).write_bytes((folder / name).read_bytes())
+    assert main(["report", str(copy)]) == 0
+    assert (copy / "report.md").read_text() == original
+    assert (copy / "fig8_accuracy_vs_macs.png").read_bytes()[:4] == b"\x89PNG"
+    capsys.readouterr()
+    assert main(["report", str(tmp_path)]) == 2 and "not an effnet study folder" in capsys.readouterr().err
