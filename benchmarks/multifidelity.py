@@ -34,10 +34,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.json is not None and args.json.exists():
         parser.exit(2, f"{parser.prog}: error: {args.json} already exists\n")
-    proxy = replace(smoke_proxy(args.data_dir), epochs=args.epochs, val_points=args.val_points)
-    if args.limit_train:
-        proxy = replace(proxy, limit_train=args.limit_train, limit_val=min(proxy.limit_val, args.limit_train),
-                        limit_test=min(proxy.limit_test, args.limit_train))
+    proxy = replace(smoke_proxy(args.data_dir, args.limit_train), epochs=args.epochs, val_points=args.val_points)
     results = {}
     try:
         for pruner in ("none", "hyperband"):

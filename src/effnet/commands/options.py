@@ -87,15 +87,19 @@ def model_from_args(args: argparse.Namespace, **extra: Any) -> nn.Module:
                       num_classes=getattr(args, "num_classes", None), **options, **extra)
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
+def _at_least(text: str, low: int, what: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    return _at_least(text, 1, "a positive integer")
 
 
 def add_threads_option(parser: argparse.ArgumentParser, default: str) -> None:
@@ -113,13 +117,7 @@ def set_threads(args: argparse.Namespace) -> None:
 
 def non_negative_int(text: str) -> int:
     """argparse type: an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
+    return _at_least(text, 0, "a non-negative integer")
 
 
 def show_result(data: Any, report: Path, as_json: bool) -> None:

@@ -15,11 +15,15 @@ SMOKE = {"resolution": 20, "epochs": 1, "limit_train": 3000, "limit_val": 1000, 
          "batch_size": 32, "overrides": ("lr=0.02", "warmup_epochs=0.2")}
 
 
-def smoke_proxy(data_dir: str | None = None) -> ProxySchedule:
-    """The smoke-scale proxy schedule on real Fashion-MNIST."""
+def smoke_proxy(data_dir: str | None = None, limit: int | None = None) -> ProxySchedule:
+    """The smoke-scale proxy schedule on real Fashion-MNIST (`limit`: at most that many images of each split, for
+    quick checks of what uses it)."""
+    def cut(count: int) -> int:
+        return count if limit is None else min(count, limit)
+
     return ProxySchedule(data="fashion-mnist", data_dir=data_dir, recipe="proxy", overrides=SMOKE["overrides"],
-                         epochs=SMOKE["epochs"], batch_size=SMOKE["batch_size"], limit_train=SMOKE["limit_train"],
-                         limit_val=SMOKE["limit_val"], limit_test=SMOKE["limit_test"],
+                         epochs=SMOKE["epochs"], batch_size=SMOKE["batch_size"], limit_train=cut(SMOKE["limit_train"]),
+                         limit_val=cut(SMOKE["limit_val"]), limit_test=cut(SMOKE["limit_test"]),
                          resolution=SMOKE["resolution"])
 
 
