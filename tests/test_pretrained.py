@@ -43,7 +43,7 @@ def test_pretrained_entry_settings_reach_model_and_spec(lite0):
     assert all(m.eps == 1e-3 for m in lite0.modules() if isinstance(m, torch.nn.BatchNorm2d))
     assert lite0.preprocessing.mean == pytest.approx((127 / 255,) * 3)
     assert lite0.preprocessing == pretrained_entry("efficientnet-lite0").preprocessing
-    assert "efficientnet-lite0" in list_pretrained()
+    assert "efficientnet-lite0.tf-in1k" in list_pretrained()
 
 
 def _stem_bn_mismatch(model: torch.nn.Module, mean: tuple, std: tuple) -> float:

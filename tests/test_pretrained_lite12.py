@@ -41,4 +41,4 @@ def test_entry_settings_reach_model_and_spec(model):
     assert cfg["mean"] == pytest.approx((127 / 255,) * 3) and cfg["std"] == pytest.approx((128 / 255,) * 3)
     assert model.spec.padding == "same" and model.spec.bn_eps == 1e-3
     assert all(m.eps == 1e-3 for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
-    assert model.spec.name in effnet.list_pretrained()
+    assert f"{model.spec.name}.tf-in1k" in effnet.list_pretrained()

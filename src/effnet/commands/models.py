@@ -19,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     rows = []
-    weights = set(list_pretrained())
+    weights = {name.rpartition('.')[0] for name in list_pretrained()}
     for name in list_models(args.pattern):
         spec = get_spec(name)
         params = analyze(spec).params

@@ -12,8 +12,17 @@ from . import (
     squeezenet,
     xception,
 )
-from .registry import SpecSource, get_spec, is_registered, list_models, normalize_name, read_spec_file, register
+from .registry import (
+    SpecSource,
+    get_spec,
+    is_registered,
+    list_models,
+    normalize_name,
+    read_spec_file,
+    register,
+    split_tag,
+)
 
 __all__ = ["SpecSource", "UnknownModelError", "efficientnet", "efficientnet_small", "get_spec", "is_registered",
            "list_models", "mnasnet", "mobilenet_v1", "mobilenet_v2", "normalize_name", "read_spec_file", "register",
-           "resnet", "shufflenet", "squeezenet", "xception"]
+           "resnet", "shufflenet", "split_tag", "squeezenet", "xception"]

@@ -22,6 +22,18 @@ def normalize_name(name: str) -> str:
     return name.strip().lower().replace("_", "-")
 
 
+_TAG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+def split_tag(name: str) -> tuple[str, str | None]:
+    """`efficientnet-lite0.tf-in1k` -> (`efficientnet-lite0`, `tf-in1k`): a registered name with a weights tag, as
+    timm's `arch.tag`; anything else (a plain name, a file such as `spec.json`) -> (name, None)."""
+    base, dot, tag = name.strip().rpartition(".")
+    if dot and normalize_name(base) in _REGISTRY and _TAG.match(tag.lower()) and tag.lower() != "json":
+        return base, tag.lower()
+    return name, None
+
+
 def register(name: str, factory: Callable[[], NetSpec]) -> None:
     """Add a named spec factory (call it at import time of a family module)."""
     key = normalize_name(name)
@@ -40,8 +52,8 @@ def list_models(pattern: str = "") -> list[str]:
 
 
 def is_registered(name: object) -> bool:
-    """True for a string that names a registered model."""
-    return isinstance(name, str) and normalize_name(name) in _REGISTRY
+    """True for a string that names a registered model (with or without a weights tag)."""
+    return isinstance(name, str) and normalize_name(split_tag(name)[0]) in _REGISTRY
 
 
 def get_spec(source: SpecSource) -> NetSpec:
@@ -53,8 +65,8 @@ def get_spec(source: SpecSource) -> NetSpec:
     if not isinstance(source, (str, os.PathLike)):
         raise UnknownModelError(f"model must be a name or a spec file, got {type(source).__name__}")
     text = os.fspath(source)
-    if is_registered(text):
-        return _REGISTRY[normalize_name(text)]()
+    if is_registered(text) and not Path(text).is_file():
+        return _REGISTRY[normalize_name(split_tag(text)[0])]()
     path = Path(text)
     if path.is_dir() and (path / "config.json").is_file():
         return read_spec_file(path / "config.json")
@@ -88,4 +100,4 @@ def read_spec_file(path: str | os.PathLike[str]) -> NetSpec:
 
 
 __all__ = ["SPEC_FILE_LIMIT", "SpecSource", "get_spec", "is_registered", "list_models", "normalize_name",
-           "read_spec_file", "register"]
+           "read_spec_file", "register", "split_tag"]
