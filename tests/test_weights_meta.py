@@ -12,8 +12,8 @@ import torch
 
 import effnet
 from effnet.cli import main
-from effnet.profiling import analyze
 from effnet.pretrained import tensors_sha256
+from effnet.profiling import analyze
 from effnet.quantize import labelled_samples
 
 
