@@ -22,7 +22,7 @@ def test_weights_are_tagged_and_a_tagged_name_works_wherever_a_name_does(capsys)
                                         "efficientnet-lite2.tf-in1k"]
     assert effnet.get_weights("efficientnet-lite0").name == "efficientnet-lite0.tf-in1k"  # the default tag
     assert effnet.get_spec("efficientnet-lite0.tf-in1k") == effnet.get_spec("efficientnet-lite0")
-    with pytest.raises(effnet.WeightsError, match="efficientnet-lite0 has efficientnet-lite0.tf-in1k"):
+    with pytest.raises(effnet.WeightsError, match=r"efficientnet-lite0 has efficientnet-lite0\.tf-in1k"):
         effnet.get_weights("efficientnet-lite0.other")
     assert main(["info", "efficientnet-lite0.tf-in1k"]) == 0
     capsys.readouterr()
