@@ -17,9 +17,11 @@ import pytest
 import effnet
 from effnet.cli import main
 from effnet.experiments import ScalingStudy, study_baseline
+from effnet.experiments import scaling as scaling_experiment
 from effnet.experiments.scaling import size_networks
 from effnet.search import CoefficientSearch
 from effnet.search.coefficients import write_family
+from effnet.spec import NetSpec
 from effnet.trial import ProxySchedule
 
 # A tiny baseline for the end-to-end runs: B0-small's layout at a tenth of its width and depth, 16 px.
@@ -224,16 +226,26 @@ def test_a_grid_no_point_satisfies_still_holds_the_papers_point() -> None:
     assert search.candidates() == [(1.2, 1.1, 1.15)]  # always compared, on the grid or not
 
 
-def test_methods_can_be_sized_to_the_same_measured_latency() -> None:
+def test_methods_can_be_sized_to_the_same_measured_latency(monkeypatch: pytest.MonkeyPatch) -> None:
     # the mechanism, with a deterministic cost: width scaling to twice the parameters
     fit = effnet.fit_budget(TINY, "2x", "width", cost=lambda spec: float(effnet.profile(spec).params),
                             metric="params")
     assert fit.metric == "params" and fit.cost == pytest.approx(2 * fit.base_cost, rel=0.1)
-    # the study with latency budgets: every network sized by measured latency, and the latency recorded
+    # the study with latency budgets: every network sized by its latency, and the latency recorded. The clock is
+    # replaced by a deterministic stand-in (a fixed overhead plus a per-MAC time), so a loaded machine cannot make
+    # the test fail; measuring real latency is benchmarks' business.
+    measured: list[str] = []
+
+    def fake_latency(spec: NetSpec, num_classes: int = 10, runs: int = 20) -> float:
+        measured.append(spec.name)
+        return 0.05 + effnet.profile(spec, num_classes=num_classes).macs / 1e6
+
+    monkeypatch.setattr(scaling_experiment, "spec_latency", fake_latency)
     study = ScalingStudy(TINY, budgets=(2.0,), methods=("width", "resolution"), budget_metric="latency",
                          proxy=ProxySchedule(epochs=1))
     networks = size_networks(study)
     base = networks["baseline"]["latency_ms"]
+    assert measured, "the study never asked for a latency"
     for label in ("width@2x", "resolution@2x"):
-        assert networks[label]["latency_ms"] > 1.2 * base  # measured latency grew towards twice the baseline's
-        assert abs(networks[label]["error"]) < 0.6  # timing noise on a shared CPU; MACs would be exact
+        assert networks[label]["latency_ms"] > 1.6 * base  # sized towards twice the baseline's latency
+        assert abs(networks[label]["error"]) < 0.25

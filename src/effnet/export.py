@@ -158,8 +158,8 @@ def read_onnx_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         graph = onnx.load(str(path), load_external_data=False)
     except Exception as error:  # onnx raises its own types for files that are not ONNX
-        raise InputError(f"{path} is not an ONNX model: {str(error).splitlines()[0] if str(error) else error}") \
-            from None
+        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InputError(f"cannot load {path}: not an ONNX model ({detail})") from None
     for entry in graph.metadata_props:
         if entry.key == METADATA_KEY:
             try:
