@@ -52,7 +52,7 @@ def test_tf_same_padding_matches_timm_tf_port(size):
 
 def test_efficientnet_pytorch_naming_round_trip():
     """efficientnet_pytorch uses a flat block index (_blocks.N); convert ours to it and load it back."""
-    from effnet.weights import foreign_names
+    from effnet.adapters import foreign_names
 
     source = randomize_batchnorm(effnet.create_model("efficientnet-b2")).eval()
     names = foreign_names(source, "efficientnet_pytorch")

@@ -16,7 +16,8 @@ from .profiling import Profile, profile
 from .scaling import ALPHA, BETA, GAMMA, compound, round_channels, round_repeats, round_resolution
 from .spec import NetSpec, SpecError, Stage
 from .specs import resolve_spec, scale
-from .weights import LoadReport, load_weights, safe_load, save_pretrained
+from .weight_loading import LoadReport, load_weights
+from .weights import safe_load, save_pretrained
 from .zoo import get_spec, list_models
 
 try:

@@ -23,7 +23,8 @@ from .preprocessing import Preprocessing
 from .pretrained import pretrained_entry
 from .spec import NetSpec, SpecError
 from .specs import SCALE_KEYS, WEIGHT_NEUTRAL_KEYS, check_options, given, resolve_spec
-from .weights import CONFIG_NAME, WEIGHTS_NAME, load_weights, read_checkpoint, read_config, stored_elements
+from .weight_loading import load_weights
+from .weights import CONFIG_NAME, WEIGHTS_NAME, read_checkpoint, read_config, stored_elements
 from .zoo import SpecSource, get_spec, is_registered
 
 ModelSource = SpecSource

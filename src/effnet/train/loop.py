@@ -39,7 +39,8 @@ from ..evaluate import evaluate
 from ..loader import load_model
 from ..outputs import format_duration, run_lock
 from ..profiling import images_per_batch
-from ..weights import in_channels, save_pretrained, state_problem
+from ..weight_checks import state_problem
+from ..weights import in_channels, save_pretrained
 from .config import (
     TrainConfig,
     TrainingDiverged,
