@@ -8,6 +8,7 @@ folder profiled its spec twice; each is once now."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -213,3 +214,12 @@ def test_preprocessing_is_a_view_of_the_card(files) -> None:
     assert features.card == card and features.preprocessing.labels == CLASSES
     with pytest.raises(ValueError, match="must describe the module"):
         with_card(model, card)  # 10 classes: not this module's 4
+
+
+def test_a_weights_file_is_read_once_and_named_in_its_errors(files, spies) -> None:
+    model = effnet.load_model(files["spec"], weights=files["weights"], num_classes=10)
+    assert spies.count("read_checkpoint") == 1  # was 2: probed for a trainer checkpoint, then loaded
+    assert model.weights_origin == {"source": str(files["weights"])}
+    named = "^" + re.escape(f"{files['weights']}: the checkpoint's classifier has 10")  # not "state dict: ..."
+    with pytest.raises(effnet.WeightsError, match=named):
+        effnet.load_model(files["spec"], weights=files["weights"], num_classes=5)
