@@ -4,16 +4,18 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .budget import BudgetFit, fit_budget
 from .build import EffNet, FeatureExtractor, build, zero_init_residuals
+from .card import ModelCard
 from .cost import Site, Tally
 from .errors import InputError, OutputError, UnknownModelError, WeightsError
 from .inference import optimize_for_inference
-from .loader import create_model, from_pretrained, load_model
+from .loader import create_model, from_pretrained, load_model, model_card
 from .operators import BlockContext, list_operators, register_operator
 from .prediction import predict
 from .preprocessing import Preprocessing
 from .pretrained import get_weights, list_pretrained, register_weights
 from .profiling import Profile, profile
 from .scaling import ALPHA, BETA, GAMMA, compound, round_channels, round_repeats, round_resolution
+from .source import resolve_source
 from .spec import NetSpec, SpecError, Stage
 from .specs import resolve_spec, scale
 from .weight_loading import LoadReport, load_weights
@@ -35,6 +37,7 @@ __all__ = [
     "FeatureExtractor",
     "InputError",
     "LoadReport",
+    "ModelCard",
     "NetSpec",
     "OutputError",
     "Preprocessing",
@@ -57,11 +60,13 @@ __all__ = [
     "list_pretrained",
     "load_model",
     "load_weights",
+    "model_card",
     "optimize_for_inference",
     "predict",
     "profile",
     "register_operator",
     "register_weights",
+    "resolve_source",
     "resolve_spec",
     "round_channels",
     "round_repeats",

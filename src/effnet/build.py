@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from . import blocks  # noqa: F401  (registers the built-in operators)
+from .card import ModelCard
 from .layers import NormFactory
 from .operators import BlockContext, get_operator
 from .preprocessing import Preprocessing
@@ -60,15 +61,49 @@ def feature_levels(spec: NetSpec) -> list[dict[str, int]]:
     return levels
 
 
-class EffNet(nn.Module):
+class CardViews:
+    """`preprocessing`, `weights_origin` and `pretrained_cfg` of a module, read from its `card` (the card, not the
+    module, carries the metadata; setting `preprocessing` replaces the card's)."""
+
+    card: ModelCard
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        """How the model wants its images, and its class names."""
+        return self.card.preprocessing
+
+    @preprocessing.setter
+    def preprocessing(self, value: Preprocessing) -> None:
+        self.card = self.card.replace(preprocessing=value)
+
+    @property
+    def weights_origin(self) -> dict[str, Any]:
+        """Where the loaded weights came from (model, tag, origin, file); {} for fresh weights. A copy."""
+        return dict(self.card.origin)
+
+    @property
+    def pretrained_cfg(self) -> dict[str, Any]:
+        """timm-style view of the preprocessing and the weights' origin (read-only; set `preprocessing`)."""
+        return self.card.pretrained_cfg
+
+
+# views for Python callers, not the graph: TorchScript leaves them alone
+CARD_VIEWS: list[str] = ["preprocessing", "weights_origin", "pretrained_cfg"]
+
+
+class EffNet(CardViews, nn.Module):
     """A network built from a `NetSpec`: stem -> stages -> head -> global pool -> dropout -> classifier."""
 
-    __jit_unused_properties__: ClassVar[list[str]] = ["pretrained_cfg"]  # a dict for Python callers, not the graph
+    __jit_unused_properties__: ClassVar[list[str]] = CARD_VIEWS
 
     def __init__(self, spec: NetSpec, num_classes: int = 1000, in_chans: int = 3,
-                 drop_path: float | None = None, dropout: float | None = None, init: bool = True) -> None:
+                 drop_path: float | None = None, dropout: float | None = None, init: bool = True, *,
+                 params: int | None = None) -> None:
+        """`params`: what `check_size` already returned for these arguments -- a caller that checked the size
+        passes it on, so the spec is profiled once."""
         super().__init__()
-        check_size(spec, num_classes, in_chans)
+        if params is None:
+            check_size(spec, num_classes, in_chans)
         self.spec = spec
         self.num_classes = num_classes
         norm: NormFactory = partial(nn.BatchNorm2d, eps=spec.bn_eps, momentum=spec.bn_momentum)
@@ -101,15 +136,9 @@ class EffNet(nn.Module):
         self.classifier: nn.Module = (nn.Linear(self.num_features, num_classes) if num_classes
                                       else nn.Identity())
         self.feature_info = feature_levels(spec)
-        self.preprocessing = Preprocessing.for_resolution(spec.resolution)
-        self.weights_origin: dict[str, Any] = {}  # where loaded weights came from (model, tag, origin, file)
+        self.card = ModelCard.for_spec(spec, num_classes, in_chans)
         if init:
             init_weights(self)
-
-    @property
-    def pretrained_cfg(self) -> dict[str, Any]:
-        """timm-style view of the preprocessing and the weights' origin (read-only; set `preprocessing`)."""
-        return {**self.weights_origin, **self.preprocessing.to_dict(), "num_classes": self.num_classes}
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """The last feature map (after the head conv), before pooling: what CAM reads."""
@@ -127,12 +156,14 @@ class EffNet(nn.Module):
         self.num_classes = num_classes
         self.classifier = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
         zero_classifier(self)
-        self.preprocessing = self.preprocessing.without_labels()
+        self.card = self.card.without_labels().replace(num_classes=num_classes)
 
 
-class FeatureExtractor(nn.Module):
+class FeatureExtractor(CardViews, nn.Module):
     """Per-stride feature maps for detection/segmentation: returns a list, one tensor per `out_indices`
-    entry; `feature_info` gives each one's stage, channels and reduction (stride)."""
+    entry; `feature_info` gives each one's stage, channels and reduction (stride). It keeps the network's card."""
+
+    __jit_unused_properties__: ClassVar[list[str]] = CARD_VIEWS
 
     def __init__(self, net: EffNet, out_indices: Sequence[int] | None = None) -> None:
         super().__init__()
@@ -147,7 +178,7 @@ class FeatureExtractor(nn.Module):
         self.stem = net.stem
         self.stages = nn.Sequential(*list(net.stages)[: self.taps[-1] + 1])
         self.spec = net.spec
-        self.preprocessing = net.preprocessing
+        self.card = net.card
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = self.stem(x)

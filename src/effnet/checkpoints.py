@@ -23,17 +23,6 @@ def is_trainer_state(obj: Any) -> bool:
     return isinstance(obj, Mapping) and obj.get("format") == FORMAT
 
 
-def is_trainer_checkpoint(path: str | Path) -> bool:
-    """True for a file the trainer wrote (read safely; anything unreadable is simply not one)."""
-    path = Path(path)
-    if not path.is_file() or path.suffix.lower() == ".json":
-        return False
-    try:
-        return is_trainer_state(read_checkpoint(path))
-    except WeightsError:
-        return False
-
-
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read a trainer checkpoint safely (no arbitrary unpickling); `WeightsError` for anything else."""
     data = read_checkpoint(path)
@@ -77,5 +66,5 @@ def checkpoint_state(data: Mapping[str, Any], ema: bool, source: str = "checkpoi
     return dict(state)
 
 
-__all__ = ["FORMAT", "checkpoint_preprocessing", "checkpoint_spec", "checkpoint_state", "is_trainer_checkpoint",
-           "is_trainer_state", "load_checkpoint"]
+__all__ = ["FORMAT", "checkpoint_preprocessing", "checkpoint_spec", "checkpoint_state", "is_trainer_state",
+           "load_checkpoint"]

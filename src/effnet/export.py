@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .card import ModelCard, card_of
 from .errors import InputError, MissingDependency, for_python, option
 from .inference import optimize_for_inference
 from .layers import SamePad2d
@@ -138,11 +139,11 @@ def write_onnx_metadata(path: Path, model: nn.Module) -> None:
     weights' origin in the ONNX file's metadata, so the file alone can be run, calibrated and judged."""
     import onnx  # the onnx extra, required by the export already
 
-    preprocessing = getattr(model, "preprocessing", None)
+    card = card_of(model)  # the model's card: ModelCard.from_onnx_metadata reads it back
     spec = getattr(model, "spec", None)
-    payload = {"preprocessing": preprocessing.to_dict() if preprocessing is not None else None,
+    payload = {"preprocessing": card.preprocessing.to_dict() if card is not None else None,
                "spec": getattr(spec, "name", None), "num_classes": getattr(model, "num_classes", None),
-               "weights_origin": dict(getattr(model, "weights_origin", {}) or {})}
+               "weights_origin": dict(card.origin) if card is not None else {}}
     graph = onnx.load(str(path))
     del graph.metadata_props[:]
     entry = graph.metadata_props.add()
@@ -242,29 +243,38 @@ class OnnxRuntimeModel:
 
 
 class OnnxRuntimeModule(nn.Module):
-    """A model run by ONNX Runtime behind an `nn.Module` face (forward = the session), keeping the source
-    model's `spec` and `preprocessing` so code written for effnet models (predict, bench) can call it."""
+    """A model run by ONNX Runtime behind an `nn.Module` face (forward = the session), with a model card -- the
+    source model's, or the one an ONNX file carries -- so code written for effnet models (predict, bench) can call
+    it: `spec`, `num_classes` and `preprocessing` are views of the card."""
 
-    def __init__(self, runner: OnnxRuntimeModel, source: nn.Module | None = None) -> None:
+    def __init__(self, runner: OnnxRuntimeModel, source: nn.Module | ModelCard | None = None) -> None:
         super().__init__()
         self.runner = runner
-        self.spec = getattr(source, "spec", None)
-        self.preprocessing = getattr(source, "preprocessing", None)
+        self.card = source if isinstance(source, ModelCard) or source is None else card_of(source)
+
+    @property
+    def spec(self) -> NetSpec | None:
+        return self.card.spec if self.card is not None else None
+
+    @property
+    def num_classes(self) -> int | None:
+        return self.card.num_classes if self.card is not None else None
+
+    @property
+    def preprocessing(self) -> Preprocessing | None:
+        return self.card.preprocessing if self.card is not None else None
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.runner(images.float())
 
 
-def load_onnx(path: str | os.PathLike[str], *, threads: int | None = None) -> OnnxRuntimeModule:
+def load_onnx(path: str | os.PathLike[str], *, threads: int | None = None,
+              card: ModelCard | None = None) -> OnnxRuntimeModule:
     """An ONNX file effnet exported, run by ONNX Runtime, with the preprocessing and class names its metadata
-    carries (a file without them gets the default for 224 px)."""
-    metadata = read_onnx_metadata(path)
-    runner = OnnxRuntimeModel(path, threads=threads)
-    module = OnnxRuntimeModule(runner)
-    stored = metadata.get("preprocessing")
-    module.preprocessing = Preprocessing.from_dict(stored) if stored else Preprocessing.for_resolution(224)
-    module.num_classes = metadata.get("num_classes")
-    return module
+    carries (a file without them gets the default for 224 px); `card`: that metadata's card when the caller has
+    read it already (`effnet.source.OnnxFile.card`)."""
+    card = card or ModelCard.from_onnx_metadata(read_onnx_metadata(path))
+    return OnnxRuntimeModule(OnnxRuntimeModel(path, threads=threads), card)
 
 
 def cache_folder() -> Path:
@@ -279,11 +289,11 @@ def cache_folder() -> Path:
 def export_key(model: nn.Module, size: int) -> str:
     """What an ONNX export depends on: the architecture, the input size, the weights and the preprocessing."""
     digest = hashlib.sha256()
-    spec = getattr(model, "spec", None)
+    spec, card = getattr(model, "spec", None), card_of(model)
     digest.update(json.dumps({"spec": spec.to_dict() if isinstance(spec, NetSpec) else repr(type(model)),
                               "size": size, "torch": torch.__version__,
-                              "preprocessing": getattr(getattr(model, "preprocessing", None), "to_dict",
-                                                       dict)()}, sort_keys=True, default=str).encode())
+                              "preprocessing": card.preprocessing.to_dict() if card is not None else {}},
+                             sort_keys=True, default=str).encode())
     for name, tensor in model.state_dict().items():
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
@@ -326,9 +336,9 @@ def verify(model: nn.Module, path: str | os.PathLike[str], format: str | None = 
     was_training = model.training
     model.eval()
     generator = torch.Generator().manual_seed(seed)
-    preprocessing = getattr(model, "preprocessing", None)
-    mean = torch.tensor(preprocessing.mean if preprocessing is not None else (0.5, 0.5, 0.5)).view(1, 3, 1, 1)
-    std = torch.tensor(preprocessing.std if preprocessing is not None else (0.5, 0.5, 0.5)).view(1, 3, 1, 1)
+    card = card_of(model)
+    mean = torch.tensor(card.preprocessing.mean if card is not None else (0.5, 0.5, 0.5)).view(1, 3, 1, 1)
+    std = torch.tensor(card.preprocessing.std if card is not None else (0.5, 0.5, 0.5)).view(1, 3, 1, 1)
     worst, scale = 0.0, 1.0
     try:
         for size in resolutions:

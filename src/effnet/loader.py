@@ -1,6 +1,8 @@
 """The one loader: every way into a model -- a registered name (with its pretrained weights), a spec file, a
-`NetSpec`, a `save_pretrained` folder, a weights file in any supported naming, or a trainer checkpoint -- goes
-through `load_model`, and every model it returns carries its `preprocessing` and the origin of its weights.
+`NetSpec`, a `save_pretrained` folder, a weights file in any supported naming, or a trainer checkpoint -- is resolved
+once (`effnet.source.resolve_source`) into a model card, the options are applied to the card (`model_card`), and
+`load_model` builds the module from the card, loads its weights and attaches the card, of which the module's
+`preprocessing` and `weights_origin` are views.
 
 Options follow one rule everywhere: an option given explicitly wins over what a pretrained entry or a stored
 model says, and an option that was not given (None) never erases anything."""
@@ -9,78 +11,35 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
-from .build import FeatureExtractor, build, check_size
-from .checkpoints import checkpoint_preprocessing, checkpoint_spec, checkpoint_state, is_trainer_state
+from .build import EffNet, FeatureExtractor, check_size
+from .card import ModelCard, Tensors, with_card
 from .errors import WeightsError
-from .preprocessing import Preprocessing
-from .pretrained import pretrained_entry
+from .source import (
+    STORED,
+    OnnxFile,
+    PretrainedFolder,
+    RegisteredName,
+    Source,
+    SourceLike,
+    SpecFile,
+    TrainerCheckpoint,
+    WeightsFile,
+    no_architecture,
+    resolve_source,
+    resolve_weights,
+)
 from .spec import NetSpec, SpecError
-from .specs import SCALE_KEYS, WEIGHT_NEUTRAL_KEYS, check_options, given, resolve_spec
+from .specs import SCALE_KEYS, WEIGHT_NEUTRAL_KEYS, apply_options, check_options, given
 from .weight_loading import load_weights
-from .weights import CONFIG_NAME, WEIGHTS_NAME, read_checkpoint, read_config, stored_elements
-from .zoo import SpecSource, get_spec, is_registered
+from .weights import CONFIG_NAME, WEIGHTS_NAME, stored_elements
 
-ModelSource = SpecSource
-WeightsSource = str | os.PathLike[str] | Mapping[str, torch.Tensor]
-
-
-@dataclass
-class StoredModel:
-    """A model that arrives with its own architecture: a `save_pretrained` folder or a trainer checkpoint."""
-
-    source: str
-    spec: NetSpec
-    num_classes: int
-    in_chans: int
-    preprocessing: Preprocessing
-    weights_origin: dict[str, Any] = field(default_factory=dict)
-    weights: Path | None = None  # a save_pretrained folder's safetensors file (read after the size check)
-    data: Mapping[str, Any] | None = None  # a trainer checkpoint's content
-
-    def state(self, ema: bool) -> Mapping[str, torch.Tensor] | Path:
-        if self.data is not None:
-            return checkpoint_state(self.data, ema, self.source)
-        if ema:
-            raise WeightsError(f"{self.source} holds one set of weights (no EMA); its EMA twin is saved as a "
-                               "separate folder (pretrained-ema)")
-        assert self.weights is not None
-        return self.weights
-
-
-def _is_path(source: object) -> bool:
-    return isinstance(source, (str, os.PathLike)) and not is_registered(source)
-
-
-def stored_model(source: str | os.PathLike[str]) -> StoredModel | None:
-    """The stored model at `source` (a save_pretrained folder or a trainer checkpoint), else None."""
-    path = Path(source)
-    if path.is_dir():
-        if not (path / CONFIG_NAME).is_file():
-            raise WeightsError(f"{path} is a folder but not a saved effnet model ({CONFIG_NAME} not found)")
-        config = read_config(path)
-        return StoredModel(str(path), config["spec"], config["num_classes"], config["in_chans"],
-                           config["preprocessing"], config["weights_origin"], weights=path / WEIGHTS_NAME)
-    if not path.is_file() or path.suffix.lower() == ".json":
-        return None
-    data = read_checkpoint(path)
-    if not is_trainer_state(data):
-        return None
-    spec = checkpoint_spec(data, str(path))
-    num_classes, in_chans = data.get("num_classes"), data.get("in_chans", 3)
-    for name, value in (("num_classes", num_classes), ("in_chans", in_chans)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise WeightsError(f"{path}: corrupt trainer checkpoint ({name} {str(value)[:40]!r})")
-    origin = {"model": str(data.get("model", spec.name)), "origin": f"trainer checkpoint {path.name}",
-              "ema_available": isinstance(data.get("ema_state"), Mapping)}
-    return StoredModel(str(path), spec, num_classes, in_chans,
-                       checkpoint_preprocessing(data, spec), origin, data=data)
+ModelSource = SourceLike
+WeightsSource = str | os.PathLike[str] | Tensors | Source
 
 
 def _architecture(spec: NetSpec) -> dict[str, Any]:
@@ -91,41 +50,19 @@ def _architecture(spec: NetSpec) -> dict[str, Any]:
     return data
 
 
-def _stored_spec(stored: StoredModel, options: dict[str, Any]) -> NetSpec:
-    shaping = sorted(set(options) - WEIGHT_NEUTRAL_KEYS)
-    if shaping:
-        raise SpecError(f"{stored.source} carries its own architecture and weights; {', '.join(shaping)} cannot "
-                        "change it")
-    return stored.spec.replace(**options) if options else stored.spec
-
-
-def _check_weights_file(stored: StoredModel, num_classes: int) -> None:
-    """A saved folder's config must not ask for more parameters than its weights file holds: a hostile config is
-    refused before anything is allocated."""
-    if stored.weights is None:
-        return
-    if not stored.weights.is_file():
-        raise WeightsError(f"{stored.source} is missing {WEIGHTS_NAME}")
-    needed = check_size(stored.spec, num_classes, stored.in_chans)
-    held = stored_elements(stored.weights)
-    if held < needed:
-        raise WeightsError(f"{stored.source}: {CONFIG_NAME} describes {needed:,} parameters but {WEIGHTS_NAME} "
-                           f"holds only {held:,} numbers")
-
-
-def load_model(source: ModelSource, *, weights: WeightsSource | None = None, pretrained: bool | str | Path = False,
+def model_card(source: ModelSource, *, weights: WeightsSource | None = None, pretrained: bool | str | Path = False,
                num_classes: int | None = None, in_chans: int | None = None, ema: bool = False,
-               reset_head: bool = False, features_only: bool = False, out_indices: Sequence[int] | None = None,
-               **options: Any) -> nn.Module:
-    """A model from any source, with its weights, `preprocessing` and `weights_origin`.
+               reset_head: bool = False, **options: Any) -> ModelCard:
+    """The card `load_model` builds a module from, with the same arguments and rules, without building anything:
+    the final spec, classes, input channels, preprocessing (class names dropped for a fresh classifier), origin
+    and where the weights are."""
+    return _card(source, weights, pretrained, num_classes, in_chans, ema, reset_head, options)[0]
 
-    `source`: a registered name, a spec file, a `NetSpec`, a `save_pretrained` folder or a trainer checkpoint.
-    `weights`: a file in effnet / timm / torchvision / efficientnet_pytorch naming (or a state dict, a folder or a
-    trainer checkpoint) to load into the architecture `source` names. `pretrained=True` loads the registered
-    weights of a name (a path there means `weights`). `ema=True` takes a trainer checkpoint's EMA weights.
-    `num_classes` different from the weights' needs `reset_head=True` (a fresh, zeroed classifier). Other keywords
-    scale the spec (`phi`, `depth`, `width`, `resolution`, `image_size`, ...) or override its fields (`bn_eps`,
-    `padding`, `dropout`, `drop_path`, ...); None means not given."""
+
+def _card(source: ModelSource, weights: WeightsSource | None, pretrained: bool | str | Path,
+          num_classes: int | None, in_chans: int | None, ema: bool, reset_head: bool, options: dict[str, Any]
+          ) -> tuple[ModelCard, PretrainedFolder | TrainerCheckpoint | None]:
+    """The card, and the stored model (folder or trainer checkpoint) it comes from, if any."""
     options = given(options)
     check_options(options)
     if pretrained is not True and pretrained not in (False, None):
@@ -134,68 +71,111 @@ def load_model(source: ModelSource, *, weights: WeightsSource | None = None, pre
         weights, pretrained = pretrained, False
     if pretrained and weights is not None:
         raise WeightsError("pretrained weights and a weights file contradict each other; pass one")
-    stored = stored_model(source) if _is_path(source) else None
-    if stored is not None:
+    source = resolve_source(source)
+    if isinstance(source, OnnxFile):
+        raise WeightsError(f"{source.path} is an ONNX file: it runs as it is (effnet predict --model FILE, or "
+                           "effnet.export.load_onnx) and cannot be rebuilt as a PyTorch model")
+    if isinstance(source, STORED):
         if weights is not None or pretrained:
-            raise WeightsError(f"{stored.source} holds its own weights; do not also pass weights or pretrained")
-    elif isinstance(weights, (str, os.PathLike)):
-        stored = stored_model(weights)
-        if stored is not None:
-            wanted = resolve_spec(source, **{k: v for k, v in options.items() if k in SCALE_KEYS})
-            if _architecture(wanted) != _architecture(stored.spec):
-                raise WeightsError(f"{stored.source} holds a {stored.spec.name} model, not {wanted.name}; leave the "
-                                   "model out to use the weights' own architecture")
-            options = {k: v for k, v in options.items() if k not in SCALE_KEYS}
-    if stored is None and _is_path(source) and Path(source).is_file() and Path(source).suffix.lower() != ".json":
-        raise WeightsError(f"{source} is a weights file without an architecture: name the model it belongs to "
-                           "and pass the file as its weights")
-    if stored is not None:
-        model = _from_stored(stored, options, num_classes, in_chans, ema, reset_head)
-    else:
-        if ema:
-            raise WeightsError("EMA weights come from a trainer checkpoint; this source has none")
-        model = _from_spec(source, weights, bool(pretrained), options, num_classes, in_chans, reset_head)
-    return FeatureExtractor(model, out_indices) if features_only else model
+            raise WeightsError(f"{source.path} holds its own weights; do not also pass weights or pretrained")
+        return _stored_card(source, options, num_classes, in_chans, ema, reset_head), source
+    weights = None if weights is None else resolve_weights(weights)
+    if isinstance(weights, STORED):
+        wanted = apply_options(_spec(source), {k: v for k, v in options.items() if k in SCALE_KEYS})
+        if _architecture(wanted) != _architecture(weights.spec):
+            raise WeightsError(f"{weights.path} holds a {weights.spec.name} model, not {wanted.name}; leave the "
+                               "model out to use the weights' own architecture")
+        options = {k: v for k, v in options.items() if k not in SCALE_KEYS}
+        return _stored_card(weights, options, num_classes, in_chans, ema, reset_head), weights
+    if isinstance(source, WeightsFile):
+        raise no_architecture(source.path)
+    if ema:
+        raise WeightsError("EMA weights come from a trainer checkpoint; this source has none")
+    if pretrained and not isinstance(source, RegisteredName):
+        raise WeightsError("pretrained weights are registered for model names; pass a weights file for a spec")
+    card = source.card(pretrained=bool(pretrained)) if isinstance(source, RegisteredName) else source.card()
+    card = card.replace(spec=apply_options(_spec(card), options),
+                        num_classes=card.num_classes if num_classes is None else num_classes,
+                        in_chans=3 if in_chans is None else in_chans)
+    if isinstance(weights, WeightsFile):
+        card = card.with_weights(weights.state(), {"source": str(weights.path)})
+    elif isinstance(weights, Mapping):
+        card = card.replace(weights=weights)
+    elif weights is not None:
+        raise WeightsError(f"{getattr(weights, 'path', weights)} is not a weights file")
+    return (card.without_labels() if reset_head else card), None
 
 
-def _from_stored(stored: StoredModel, options: dict[str, Any], num_classes: int | None, in_chans: int | None,
-                 ema: bool, reset_head: bool) -> nn.Module:
-    spec = _stored_spec(stored, options)
+def _spec(source: RegisteredName | SpecFile | WeightsFile | ModelCard) -> NetSpec:
+    if isinstance(source, WeightsFile):
+        raise no_architecture(source.path)
+    assert source.spec is not None
+    return source.spec
+
+
+def _stored_card(stored: PretrainedFolder | TrainerCheckpoint, options: dict[str, Any], num_classes: int | None,
+                 in_chans: int | None, ema: bool, reset_head: bool) -> ModelCard:
+    """A stored model's card with the options it allows: weight-neutral spec fields, and another class count
+    with `reset_head`."""
+    shaping = sorted(set(options) - WEIGHT_NEUTRAL_KEYS)
+    if shaping:
+        raise SpecError(f"{stored.path} carries its own architecture and weights; {', '.join(shaping)} cannot "
+                        "change it")
     if in_chans is not None and in_chans != stored.in_chans:
-        raise WeightsError(f"{stored.source} was saved with {stored.in_chans} input channels, not {in_chans}")
+        raise WeightsError(f"{stored.path} was saved with {stored.in_chans} input channels, not {in_chans}")
     classes = stored.num_classes if num_classes is None else num_classes
     if classes != stored.num_classes and not reset_head:
-        raise WeightsError(f"{stored.source} has {stored.num_classes} classes, not {classes}; a fresh classifier "
+        raise WeightsError(f"{stored.path} has {stored.num_classes} classes, not {classes}; a fresh classifier "
                            "needs reset_head")
-    _check_weights_file(stored, stored.num_classes)
-    model = build(spec, classes, in_chans=stored.in_chans)
-    report = load_weights(model, stored.state(ema), reset_head=reset_head or classes != stored.num_classes)
-    model.preprocessing = stored.preprocessing.without_labels() if report.head_reset else stored.preprocessing
-    model.weights_origin = {**stored.weights_origin, "source": stored.source, **({"ema": True} if ema else {})}
-    return model
+    card = stored.card(ema=ema)
+    card = card.replace(spec=stored.spec.replace(**options) if options else stored.spec, num_classes=classes)
+    return card.without_labels() if reset_head or classes != stored.num_classes else card
 
 
-def _from_spec(source: ModelSource, weights: WeightsSource | None, pretrained: bool, options: dict[str, Any],
-               num_classes: int | None, in_chans: int | None, reset_head: bool) -> nn.Module:
-    entry = None
-    if pretrained:
-        if not isinstance(source, str) or not is_registered(source):
-            get_spec(source)  # an unknown name: the error names close matches
-            raise WeightsError("pretrained weights are registered for model names; pass a weights file for a spec")
-        entry = pretrained_entry(source)
-        options = {**entry.spec_overrides, **options}  # what the user gave wins over the entry's settings
-    spec = resolve_spec(source, **options)
-    classes = (entry.num_classes if entry else 1000) if num_classes is None else num_classes
-    model = build(spec, classes, in_chans=3 if in_chans is None else in_chans)
-    if entry is not None:
-        report = load_weights(model, entry.path(), reset_head=reset_head)
-        model.preprocessing = entry.preprocessing.without_labels() if report.head_reset else entry.preprocessing
-        model.weights_origin = entry.weights_origin()
-    elif weights is not None:
-        load_weights(model, weights, reset_head=reset_head)
-        if not isinstance(weights, Mapping):
-            model.weights_origin = {"source": os.fspath(weights)}
-    return model
+def _check_folder(folder: PretrainedFolder, card: ModelCard) -> int | None:
+    """A saved folder's config must not ask for more parameters than its weights file holds: a hostile config is
+    refused before anything is allocated. Returns the count checked when it is the one the card's module needs
+    (then the build does not profile the spec again)."""
+    if not folder.weights_file.is_file():
+        raise WeightsError(f"{folder.path} is missing {WEIGHTS_NAME}")
+    needed = check_size(_spec(card), folder.num_classes, folder.in_chans)
+    held = stored_elements(folder.weights_file)
+    if held < needed:
+        raise WeightsError(f"{folder.path}: {CONFIG_NAME} describes {needed:,} parameters but {WEIGHTS_NAME} "
+                           f"holds only {held:,} numbers")
+    return needed if card.num_classes == folder.num_classes else None
+
+
+def _load(model: nn.Module, card: ModelCard, reset_head: bool) -> None:
+    """`load_weights` of the card's weights, naming where they came from in its errors."""
+    assert card.weights is not None
+    source = card.origin.get("source")
+    load_weights(model, card.weights, reset_head=reset_head, origin=None if source is None else str(source))
+
+
+def load_model(source: ModelSource, *, weights: WeightsSource | None = None, pretrained: bool | str | Path = False,
+               num_classes: int | None = None, in_chans: int | None = None, ema: bool = False,
+               reset_head: bool = False, features_only: bool = False, out_indices: Sequence[int] | None = None,
+               **options: Any) -> nn.Module:
+    """A model from any source, with its weights and its card (`model.card`; `preprocessing` and `weights_origin`
+    are views of it).
+
+    `source`: a registered name, a spec file, a `NetSpec`, a `save_pretrained` folder, a trainer checkpoint, or
+    one of them already resolved (`effnet.resolve_source`). `weights`: a file in effnet / timm / torchvision /
+    efficientnet_pytorch naming (or a state dict, a folder or a trainer checkpoint) to load into the architecture
+    `source` names. `pretrained=True` loads the registered weights of a name (a path there means `weights`).
+    `ema=True` takes a trainer checkpoint's EMA weights. `num_classes` different from the weights' needs
+    `reset_head=True` (a fresh, zeroed classifier). Other keywords scale the spec (`phi`, `depth`, `width`,
+    `resolution`, `image_size`, ...) or override its fields (`bn_eps`, `padding`, `dropout`, `drop_path`, ...);
+    None means not given."""
+    card, stored = _card(source, weights, pretrained, num_classes, in_chans, ema, reset_head, options)
+    params = _check_folder(stored, card) if isinstance(stored, PretrainedFolder) else None
+    assert card.spec is not None and card.num_classes is not None
+    model = EffNet(card.spec, card.num_classes, card.in_chans, params=params)
+    if card.weights is not None:
+        _load(model, card, reset_head)  # another class count than the weights' needs reset_head (checked above)
+    with_card(model, card)
+    return FeatureExtractor(model, out_indices) if features_only else model
 
 
 def create_model(name_or_spec: ModelSource, *, num_classes: int | None = None,
@@ -215,5 +195,4 @@ def from_pretrained(directory: str | Path, *, num_classes: int | None = None, re
     return load_model(directory, num_classes=num_classes, reset_head=reset_head)
 
 
-__all__ = ["ModelSource", "StoredModel", "WeightsSource", "create_model", "from_pretrained", "load_model",
-           "stored_model"]
+__all__ = ["ModelSource", "WeightsSource", "create_model", "from_pretrained", "load_model", "model_card"]

@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from .card import card_of
 from .data.transforms import eval_transform
 from .errors import InputError
 from .preprocessing import Preprocessing, to_image
@@ -25,13 +26,13 @@ ImageLike = str | Path | Image.Image | np.ndarray
 
 
 def model_preprocessing(model: nn.Module, **overrides: Any) -> Preprocessing:
-    """The model's `preprocessing` (or the default for its spec's resolution, or 224 px), with overrides (None
-    means not given)."""
-    preprocessing = getattr(model, "preprocessing", None)
-    if not isinstance(preprocessing, Preprocessing):
-        spec = getattr(model, "spec", None)
-        preprocessing = Preprocessing.for_resolution(getattr(spec, "resolution", 224))
-    return preprocessing.replace(**overrides)
+    """The preprocessing of the model's card (a module without one -- not an effnet model -- gets the default for
+    its spec's resolution, or 224 px), with overrides (None means not given)."""
+    card = card_of(model)
+    if card is not None:
+        return card.preprocessing.replace(**overrides)
+    spec = getattr(model, "spec", None)
+    return Preprocessing.for_resolution(getattr(spec, "resolution", 224)).replace(**overrides)
 
 
 def image_name(image: ImageLike, index: int) -> str:

@@ -185,22 +185,36 @@ _ENTRIES: dict[str, PretrainedEntry] = {entry.name: entry for entry in _DEFAULT.
 _DEFAULT_TAGS: dict[str, str] = {model: entry.tag for model, entry in _DEFAULT.items()}
 
 
+def find_weights(model: str, tag: str | None) -> PretrainedEntry | None:
+    """The registered weights of a model name and weights tag (None: its default tag), or None; a lookup only --
+    the name is not resolved again."""
+    key = normalize_name(model)
+    tag = tag or _DEFAULT_TAGS.get(key)
+    return _ENTRIES.get(f"{key}.{tag}") if tag is not None else None
+
+
+def no_weights(model: str, tag: str | None, spec_name: str) -> WeightsError:
+    """The error for a model name and tag without registered weights: its other tags, or where to get weights."""
+    key = normalize_name(model)
+    tag = tag or _DEFAULT_TAGS.get(key)
+    tags = sorted(n for n in _ENTRIES if n.startswith(f"{key}."))
+    if tags:
+        return WeightsError(f"no weights {key}.{tag}; {key} has {', '.join(tags)}")
+    available = ", ".join(sorted(_ENTRIES))
+    return WeightsError(f"no local pretrained weights for {spec_name if key != 'efficientnet' else key} "
+                        f"(available: {available}); get e.g. {_where_to_get(key)}, then load that file as the "
+                        "model's weights")
+
+
 def pretrained_entry(name: str) -> PretrainedEntry:
     """The weights a (tagged) model name names -- the bare name means its default tag; `WeightsError` saying where
     to get weights otherwise."""
     base, tag = split_tag(name)
     spec = get_spec(base)  # unknown names -> UnknownModelError with suggestions
-    key = normalize_name(base)
-    tag = tag or _DEFAULT_TAGS.get(key)
-    if tag is not None and f"{key}.{tag}" in _ENTRIES:
-        return _ENTRIES[f"{key}.{tag}"]
-    tags = sorted(n for n in _ENTRIES if n.startswith(f"{key}."))
-    if tags:
-        raise WeightsError(f"no weights {key}.{tag}; {key} has {', '.join(tags)}")
-    available = ", ".join(sorted(_ENTRIES))
-    raise WeightsError(f"no local pretrained weights for {spec.name if key != 'efficientnet' else key} "
-                       f"(available: {available}); get e.g. {_where_to_get(key)}, then load that file as the "
-                       "model's weights")
+    entry = find_weights(base, tag)
+    if entry is None:
+        raise no_weights(base, tag, spec.name)
+    return entry
 
 
 def get_weights(name: str) -> Weights:
@@ -254,5 +268,5 @@ def list_pretrained(model: str | None = None) -> list[str]:
     return names if model is None else [n for n in names if n.startswith(normalize_name(model) + ".")]
 
 
-__all__ = ["PHOTOS", "PretrainedEntry", "Weights", "get_weights", "list_pretrained", "pretrained_entry",
-           "pretrained_spec_overrides", "register_weights", "tensors_sha256"]
+__all__ = ["PHOTOS", "PretrainedEntry", "Weights", "find_weights", "get_weights", "list_pretrained", "no_weights",
+           "pretrained_entry", "pretrained_spec_overrides", "register_weights", "tensors_sha256"]

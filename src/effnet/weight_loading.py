@@ -34,19 +34,20 @@ def _summarise(keys: list[str], limit: int = 6) -> str:
 
 
 def load_weights(model: nn.Module, source: str | Path | Mapping[str, torch.Tensor], *, strict: bool = True,
-                 reset_head: bool = False, fmt: str | None = None) -> LoadReport:
+                 reset_head: bool = False, fmt: str | None = None, origin: str | None = None) -> LoadReport:
     """Load a checkpoint (state dict, file or `save_pretrained` directory) in any registered naming (`fmt`, detected
     when None).
 
     strict (default): every model tensor must come from the checkpoint and every checkpoint tensor must be
     used, with matching shapes -- otherwise a `WeightsError` names the offending keys and nothing is loaded.
-    A classifier of another size is an error unless `reset_head=True`, which gives a fresh, zeroed classifier."""
+    A classifier of another size is an error unless `reset_head=True`, which gives a fresh, zeroed classifier.
+    `origin` names the weights in errors (default: the file, or "state dict" for tensors in memory)."""
     if isinstance(source, (str, Path)):
         state = safe_load(source)
-        origin = str(source)
+        origin = origin or str(source)
     else:
         state = state_dict_of(source)
-        origin = "state dict"
+        origin = origin or "state dict"
     fmt = fmt or detect_naming(state)
     found = get_naming(fmt).rename(model, state)
     renamed, missing, unexpected = found.tensors, list(found.missing), list(found.unused)

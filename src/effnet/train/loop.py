@@ -24,6 +24,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..build import zero_init_residuals
+from ..card import with_card
 from ..data import mixup
 from ..distributed import (
     ResumableSampler,
@@ -158,10 +159,11 @@ class Trainer:
         model = self._model(num_classes)
         # How this run validates, saved with every checkpoint and the final model: the weights' normalisation
         # (Lite0's (x - 127) / 128 when fine-tuning it), the spec's resolution, the recipe's crop, the classes.
-        self.preprocessing = model.preprocessing.replace(
+        card = model.card
+        self.preprocessing = card.preprocessing.replace(
             input_size=model.spec.resolution, crop_pct=self.recipe.crop_fraction, interpolation="bilinear",
             labels=tuple(self.classes))
-        model.preprocessing = self.preprocessing
+        with_card(model, card.replace(preprocessing=self.preprocessing))  # the EMA copy and saved folders keep it
         self.threads = c.threads or default_threads(self.device, self.preprocessing.input_size)
         torch.set_num_threads(self.threads)
         self.train_set, self.val_set, self.test_set = data.splits(self.preprocessing, self.recipe.augmentation,
@@ -467,7 +469,6 @@ class Trainer:
             ema = self.ema.module if self.ema else None
             for module, folder in ((self.model, "pretrained"), (ema, "pretrained-ema")):
                 if module is not None:
-                    module.preprocessing = self.preprocessing
                     save_pretrained(module, self.output / folder, overwrite=True)
         barrier(self.dist)
         return {"status": reason, "global_step": self.progress.global_step, "best_top1": self.progress.best_top1,

@@ -20,9 +20,11 @@ from .registry import (
     normalize_name,
     read_spec_file,
     register,
+    registered_spec,
     split_tag,
+    unknown_model,
 )
 
 __all__ = ["SpecSource", "UnknownModelError", "efficientnet", "efficientnet_small", "get_spec", "is_registered",
            "list_models", "mnasnet", "mobilenet_v1", "mobilenet_v2", "normalize_name", "read_spec_file", "register",
-           "resnet", "shufflenet", "split_tag", "squeezenet", "xception"]
+           "registered_spec", "resnet", "shufflenet", "split_tag", "squeezenet", "unknown_model", "xception"]

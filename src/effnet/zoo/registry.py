@@ -66,16 +66,28 @@ def get_spec(source: SpecSource) -> NetSpec:
         raise UnknownModelError(f"model must be a name or a spec file, got {type(source).__name__}")
     text = os.fspath(source)
     if is_registered(text) and not Path(text).is_file():
-        return _REGISTRY[normalize_name(split_tag(text)[0])]()
+        return registered_spec(split_tag(text)[0])
     path = Path(text)
     if path.is_dir() and (path / "config.json").is_file():
         return read_spec_file(path / "config.json")
     if path.is_file() or text.lower().endswith(".json"):
         return read_spec_file(path)
-    key = normalize_name(text)
-    close = difflib.get_close_matches(key, list(_REGISTRY), n=3)
+    raise unknown_model(text)
+
+
+def registered_spec(name: str) -> NetSpec:
+    """The spec a registered name's factory makes (the name without a weights tag); `unknown_model` otherwise."""
+    factory = _REGISTRY.get(normalize_name(name))
+    if factory is None:
+        raise unknown_model(name)
+    return factory()
+
+
+def unknown_model(text: str) -> UnknownModelError:
+    """The error for a name that is neither registered nor a spec file, naming close matches."""
+    close = difflib.get_close_matches(normalize_name(text), list(_REGISTRY), n=3)
     hint = f"; did you mean {', '.join(close)}?" if close else "; `effnet models` lists them"
-    raise UnknownModelError(f"unknown model {text!r} (neither a registered name nor a spec file){hint}")
+    return UnknownModelError(f"unknown model {text!r} (neither a registered name nor a spec file){hint}")
 
 
 def read_spec_file(path: str | os.PathLike[str]) -> NetSpec:
@@ -100,4 +112,4 @@ def read_spec_file(path: str | os.PathLike[str]) -> NetSpec:
 
 
 __all__ = ["SPEC_FILE_LIMIT", "SpecSource", "get_spec", "is_registered", "list_models", "normalize_name",
-           "read_spec_file", "register", "split_tag"]
+           "read_spec_file", "register", "registered_spec", "split_tag", "unknown_model"]
