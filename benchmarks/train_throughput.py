@@ -33,7 +33,7 @@ def measure(impl: str, resolution: int, batch: int, steps: int, warmup: int, thr
         import effnet
         from effnet.train import default_channels_last
 
-        model = effnet.create_model("efficientnet-b0", num_classes=1000)  # drop_path 0.2, dropout 0.2 (spec)
+        model = effnet.create_model("efficientnet-b0", num_classes=1000)  # drop_path, dropout 0.2: its defaults
         channels_last = default_channels_last(device)
     else:
         import timm

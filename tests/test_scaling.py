@@ -87,7 +87,9 @@ def test_scale_by_phi_equals_explicit_multipliers():
     by_phi = effnet.scale("efficientnet-b0", phi=2.5)
     explicit = effnet.scale("efficientnet-b0", depth=d, width=w, resolution=r)
     assert by_phi.stages == explicit.stages and by_phi.resolution == explicit.resolution
-    assert by_phi.dropout == dropout_for_phi(2.5)
+    # the paper's dropout for phi is a training default of the scaled model (its card), not a spec field
+    assert effnet.model_card("efficientnet-b0", phi=2.5).training.dropout == dropout_for_phi(2.5)
+    assert effnet.model_card("efficientnet-b0", depth=d).training.dropout == 0.2
 
 
 def test_negative_phi_shrinks():
@@ -113,7 +115,7 @@ def test_lite_rules_fix_stem_head_and_first_last_depth():
 def test_official_presets_carry_the_published_table(name, anchors):
     width, depth, size, dropout = anchors["efficientnet_coefficients"][name]
     spec = effnet.get_spec(name)
-    assert spec.resolution == size and spec.dropout == dropout
+    assert spec.resolution == size and effnet.model_card(name).training.dropout == dropout
     assert spec.coefficients[0] == depth and spec.coefficients[1] == width
 
 

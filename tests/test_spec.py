@@ -67,7 +67,7 @@ def test_specs_are_immutable():
         spec.resolution = 300  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("change", [{"dropout": 1.5}, {"act": "swishy"}, {"padding": "valid"},
+@pytest.mark.parametrize("change", [{"bn_eps": -1.0}, {"act": "swishy"}, {"padding": "valid"},
                                     {"resolution": 0}, {"stages": ()}])
 def test_invalid_spec_fields(change):
     with pytest.raises(SpecError):

@@ -17,6 +17,7 @@ from .operators import BlockContext, get_operator
 from .preprocessing import Preprocessing
 from .profiling import analyze
 from .spec import NetSpec, SpecError, Stage
+from .zoo.registry import training_defaults
 
 MAX_PARAMS = 2_000_000_000  # 8 GB of fp32 weights: refused before anything is allocated
 MAX_CLASSES = 1_000_000
@@ -98,16 +99,18 @@ class EffNet(CardViews, nn.Module):
 
     def __init__(self, spec: NetSpec, num_classes: int = 1000, in_chans: int = 3,
                  drop_path: float | None = None, dropout: float | None = None, init: bool = True, *,
-                 params: int | None = None) -> None:
-        """`params`: what `check_size` already returned for these arguments -- a caller that checked the size
-        passes it on, so the spec is profiled once."""
+                 bn_momentum: float | None = None, params: int | None = None) -> None:
+        """`drop_path`, `dropout`, `bn_momentum`: training settings (none changes a weight or an eval-mode output);
+        None takes the spec's registered `training_defaults`. `params`: what `check_size` already returned for these
+        arguments -- a caller that checked the size passes it on, so the spec is profiled once."""
         super().__init__()
         if params is None:
             check_size(spec, num_classes, in_chans)
+        training = training_defaults(spec).replace(dropout=dropout, drop_path=drop_path, bn_momentum=bn_momentum)
         self.spec = spec
         self.num_classes = num_classes
-        norm: NormFactory = partial(nn.BatchNorm2d, eps=spec.bn_eps, momentum=spec.bn_momentum)
-        rate = spec.drop_path if drop_path is None else drop_path
+        norm: NormFactory = partial(nn.BatchNorm2d, eps=spec.bn_eps, momentum=training.bn_momentum)
+        rate = training.drop_path
 
         def ctx(in_ch: int, stride: int, act: str | None, drop: float = 0.0) -> BlockContext:
             return BlockContext(in_ch, stride, drop, act or spec.act, norm, spec.padding)
@@ -132,11 +135,11 @@ class EffNet(CardViews, nn.Module):
         self.head = _block(head, ctx(in_ch, head.stride, head.act), "head") if head else nn.Identity()
         self.num_features = spec.num_features
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.dropout = nn.Dropout(spec.dropout if dropout is None else dropout)
+        self.dropout = nn.Dropout(training.dropout)
         self.classifier: nn.Module = (nn.Linear(self.num_features, num_classes) if num_classes
                                       else nn.Identity())
         self.feature_info = feature_levels(spec)
-        self.card = ModelCard.for_spec(spec, num_classes, in_chans)
+        self.card = ModelCard.for_spec(spec, num_classes, in_chans, training=training)
         if init:
             init_weights(self)
 
@@ -231,12 +234,14 @@ def zero_classifier(model: nn.Module) -> None:
             classifier.bias.zero_()
 
 
-def build(spec: NetSpec, num_classes: int = 1000, *, in_chans: int = 3, drop_path: float | None = None,
-          dropout: float | None = None, features_only: bool = False,
+def build(spec: NetSpec, num_classes: int = 1000, *, in_chans: int = 3, dropout: float | None = None,
+          drop_path: float | None = None, bn_momentum: float | None = None, features_only: bool = False,
           out_indices: Sequence[int] | None = None) -> nn.Module:
-    """Build a module from a spec (a classifier, or with `features_only` a per-stride feature extractor)."""
+    """Build a module from a spec (a classifier, or with `features_only` a per-stride feature extractor). `dropout`,
+    `drop_path` and `bn_momentum` are training settings, not architecture: None takes the spec's registered
+    `training_defaults` (its name's, else its family's), as `load_model` does."""
     if not isinstance(spec, NetSpec):
         raise SpecError(f"build() needs a NetSpec, got {type(spec).__name__}")
-    net = EffNet(spec, num_classes, in_chans, drop_path, dropout)
+    net = EffNet(spec, num_classes, in_chans, drop_path, dropout, bn_momentum=bn_momentum)
     return FeatureExtractor(net, out_indices) if features_only else net
 

@@ -1,7 +1,8 @@
 """A model card: everything a model is besides its tensors -- the spec it is built from, its classes and input
-channels, how it wants its images (`Preprocessing`, which holds the class names) and where its weights came from
-(`origin`). Every model source yields one (`effnet.source`); the loader builds the module from it and attaches it,
-and a module's `preprocessing`, `weights_origin` and `pretrained_cfg` are views of its card."""
+channels, how it wants its images (`Preprocessing`, which holds the class names), what it trains with unless the
+recipe says otherwise (`TrainingDefaults`) and where its weights came from (`origin`). Every model source yields
+one (`effnet.source`); the loader builds the module from it and attaches it, and a module's `preprocessing`,
+`weights_origin` and `pretrained_cfg` are views of its card."""
 
 from __future__ import annotations
 
@@ -15,27 +16,34 @@ from torch import nn
 
 from .preprocessing import Preprocessing
 from .spec import NetSpec
+from .training_defaults import TrainingDefaults
+from .zoo.registry import training_defaults
 
 Tensors = Mapping[str, torch.Tensor]
 
 
 @dataclass(frozen=True)
 class ModelCard:
-    """What a model is and how to feed it. `spec` is None only for an ONNX file (a graph, not a spec), and
-    `num_classes` None only for an ONNX file exported elsewhere. `weights` is where the weights are -- a tensor
-    mapping or a file -- until a module holds them: a module's own card has none."""
+    """What a model is and how to feed it. `spec` and `training` are None only for an ONNX file (a graph, not a
+    spec), and `num_classes` None only for an ONNX file exported elsewhere. `training`: the dropout, drop path and
+    BatchNorm momentum the module is built with -- a recipe field left None means these. `weights` is where the
+    weights are -- a tensor mapping or a file -- until a module holds them: a module's own card has none."""
 
     spec: NetSpec | None
     num_classes: int | None
     in_chans: int
     preprocessing: Preprocessing
     origin: dict[str, Any] = field(default_factory=dict)
+    training: TrainingDefaults | None = None
     weights: Tensors | Path | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def for_spec(cls, spec: NetSpec, num_classes: int = 1000, in_chans: int = 3) -> ModelCard:
-        """The card of a freshly built network: the spec's default preprocessing, no weights, no origin."""
-        return cls(spec, num_classes, in_chans, Preprocessing.for_resolution(spec.resolution))
+    def for_spec(cls, spec: NetSpec, num_classes: int = 1000, in_chans: int = 3, *,
+                 training: TrainingDefaults | None = None) -> ModelCard:
+        """The card of a freshly built network: the spec's default preprocessing, `training` (default: the spec's
+        registered `training_defaults`), no weights, no origin."""
+        return cls(spec, num_classes, in_chans, Preprocessing.for_resolution(spec.resolution),
+                   training=training_defaults(spec) if training is None else training)
 
     @classmethod
     def from_onnx_metadata(cls, metadata: Mapping[str, Any]) -> ModelCard:
@@ -79,13 +87,13 @@ def card_of(model: nn.Module) -> ModelCard | None:
 
 def with_card(model: nn.Module, card: ModelCard) -> nn.Module:
     """Attach `card` to `model` -- the one way metadata reaches a module. A card that replaces another must describe
-    the same network (spec, classes, input channels): only its preprocessing and origin may differ. The module
-    holds the tensors, so the attached card holds no weights."""
+    the same network (spec, classes, input channels, the training settings it was built with): only its
+    preprocessing and origin may differ. The module holds the tensors, so the attached card holds no weights."""
     current = card_of(model)
-    if current is not None and (current.spec, current.num_classes, current.in_chans) != (
-            card.spec, card.num_classes, card.in_chans):
-        raise ValueError("a model card must describe the module it is attached to (same spec, classes and input "
-                         "channels)")
+    if current is not None and (current.spec, current.num_classes, current.in_chans, current.training) != (
+            card.spec, card.num_classes, card.in_chans, card.training):
+        raise ValueError("a model card must describe the module it is attached to (same spec, classes, input "
+                         "channels and training settings)")
     model.card = replace(card, weights=None)
     return model
 

@@ -13,7 +13,9 @@ import torch
 from .errors import WeightsError
 from .preprocessing import Preprocessing
 from .spec import NetSpec, SpecError
+from .training_defaults import TrainingDefaults
 from .weights import read_checkpoint
+from .zoo.registry import stored_training
 
 FORMAT = "effnet-trainer-1"
 
@@ -37,6 +39,15 @@ def checkpoint_spec(data: Mapping[str, Any], source: str = "checkpoint") -> NetS
         return NetSpec.from_dict(json.loads(data["spec"]))
     except (KeyError, TypeError, json.JSONDecodeError, SpecError) as error:
         raise WeightsError(f"{source}: corrupt trainer checkpoint (its spec: {error})") from None
+
+
+def checkpoint_training(data: Mapping[str, Any], spec: NetSpec, source: str = "checkpoint") -> TrainingDefaults:
+    """The dropout, drop path and BatchNorm momentum the run's model was built with: stored with the checkpoint
+    ("training"); a checkpoint written before that held them in its spec (read back from there)."""
+    try:
+        return stored_training(spec, data.get("training"), json.loads(data["spec"]))
+    except (KeyError, TypeError, json.JSONDecodeError, SpecError) as error:
+        raise WeightsError(f"{source}: corrupt trainer checkpoint (its training settings: {error})") from None
 
 
 def checkpoint_preprocessing(data: Mapping[str, Any], spec: NetSpec) -> Preprocessing:
@@ -66,5 +77,5 @@ def checkpoint_state(data: Mapping[str, Any], ema: bool, source: str = "checkpoi
     return dict(state)
 
 
-__all__ = ["FORMAT", "checkpoint_preprocessing", "checkpoint_spec", "checkpoint_state", "is_trainer_state",
-           "load_checkpoint"]
+__all__ = ["FORMAT", "checkpoint_preprocessing", "checkpoint_spec", "checkpoint_state", "checkpoint_training",
+           "is_trainer_state", "load_checkpoint"]

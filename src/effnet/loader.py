@@ -4,6 +4,9 @@ once (`effnet.source.resolve_source`) into a model card, the options are applied
 `load_model` builds the module from the card, loads its weights and attaches the card, of which the module's
 `preprocessing` and `weights_origin` are views.
 
+The model keywords are sorted once into typed groups (`effnet.specs.ModelOptions`): scaling and spec fields change
+the card's spec; `dropout`, `drop_path` and `bn_momentum` are training settings and change its `training`.
+
 Options follow one rule everywhere: an option given explicitly wins over what a pretrained entry or a stored
 model says, and an option that was not given (None) never erases anything."""
 
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +38,7 @@ from .source import (
     resolve_weights,
 )
 from .spec import NetSpec, SpecError
-from .specs import SCALE_KEYS, WEIGHT_NEUTRAL_KEYS, apply_options, check_options, given
+from .specs import WEIGHT_NEUTRAL_KEYS, ModelOptions
 from .weight_loading import load_weights
 from .weights import CONFIG_NAME, WEIGHTS_NAME, stored_elements
 
@@ -63,8 +67,7 @@ def _card(source: ModelSource, weights: WeightsSource | None, pretrained: bool |
           num_classes: int | None, in_chans: int | None, ema: bool, reset_head: bool, options: dict[str, Any]
           ) -> tuple[ModelCard, PretrainedFolder | TrainerCheckpoint | None]:
     """The card, and the stored model (folder or trainer checkpoint) it comes from, if any."""
-    options = given(options)
-    check_options(options)
+    groups = ModelOptions.parse(options)
     if pretrained is not True and pretrained not in (False, None):
         if weights is not None:
             raise WeightsError("pretrained=PATH and weights= both name weights; pass one")
@@ -78,15 +81,15 @@ def _card(source: ModelSource, weights: WeightsSource | None, pretrained: bool |
     if isinstance(source, STORED):
         if weights is not None or pretrained:
             raise WeightsError(f"{source.path} holds its own weights; do not also pass weights or pretrained")
-        return _stored_card(source, options, num_classes, in_chans, ema, reset_head), source
+        return _stored_card(source, groups, num_classes, in_chans, ema, reset_head), source
     weights = None if weights is None else resolve_weights(weights)
     if isinstance(weights, STORED):
-        wanted = apply_options(_spec(source), {k: v for k, v in options.items() if k in SCALE_KEYS})
+        wanted = ModelOptions(scaling=groups.scaling).spec(_spec(source))
         if _architecture(wanted) != _architecture(weights.spec):
             raise WeightsError(f"{weights.path} holds a {weights.spec.name} model, not {wanted.name}; leave the "
                                "model out to use the weights' own architecture")
-        options = {k: v for k, v in options.items() if k not in SCALE_KEYS}
-        return _stored_card(weights, options, num_classes, in_chans, ema, reset_head), weights
+        groups = replace(groups, scaling={})
+        return _stored_card(weights, groups, num_classes, in_chans, ema, reset_head), weights
     if isinstance(source, WeightsFile):
         raise no_architecture(source.path)
     if ema:
@@ -94,7 +97,8 @@ def _card(source: ModelSource, weights: WeightsSource | None, pretrained: bool |
     if pretrained and not isinstance(source, RegisteredName):
         raise WeightsError("pretrained weights are registered for model names; pass a weights file for a spec")
     card = source.card(pretrained=bool(pretrained)) if isinstance(source, RegisteredName) else source.card()
-    card = card.replace(spec=apply_options(_spec(card), options),
+    assert card.training is not None
+    card = card.replace(spec=groups.spec(_spec(card)), training=groups.training_defaults(card.training, _spec(card)),
                         num_classes=card.num_classes if num_classes is None else num_classes,
                         in_chans=3 if in_chans is None else in_chans)
     if isinstance(weights, WeightsFile):
@@ -113,11 +117,11 @@ def _spec(source: RegisteredName | SpecFile | WeightsFile | ModelCard) -> NetSpe
     return source.spec
 
 
-def _stored_card(stored: PretrainedFolder | TrainerCheckpoint, options: dict[str, Any], num_classes: int | None,
+def _stored_card(stored: PretrainedFolder | TrainerCheckpoint, groups: ModelOptions, num_classes: int | None,
                  in_chans: int | None, ema: bool, reset_head: bool) -> ModelCard:
-    """A stored model's card with the options it allows: weight-neutral spec fields, and another class count
-    with `reset_head`."""
-    shaping = sorted(set(options) - WEIGHT_NEUTRAL_KEYS)
+    """A stored model's card with the options it allows: weight-neutral spec fields, training settings, and
+    another class count with `reset_head`."""
+    shaping = groups.shaping
     if shaping:
         raise SpecError(f"{stored.path} carries its own architecture and weights; {', '.join(shaping)} cannot "
                         "change it")
@@ -128,7 +132,9 @@ def _stored_card(stored: PretrainedFolder | TrainerCheckpoint, options: dict[str
         raise WeightsError(f"{stored.path} has {stored.num_classes} classes, not {classes}; a fresh classifier "
                            "needs reset_head")
     card = stored.card(ema=ema)
-    card = card.replace(spec=stored.spec.replace(**options) if options else stored.spec, num_classes=classes)
+    assert card.training is not None
+    card = card.replace(spec=groups.spec(stored.spec), training=groups.training_defaults(card.training, stored.spec),
+                        num_classes=classes)
     return card.without_labels() if reset_head or classes != stored.num_classes else card
 
 
@@ -166,12 +172,13 @@ def load_model(source: ModelSource, *, weights: WeightsSource | None = None, pre
     `source` names. `pretrained=True` loads the registered weights of a name (a path there means `weights`).
     `ema=True` takes a trainer checkpoint's EMA weights. `num_classes` different from the weights' needs
     `reset_head=True` (a fresh, zeroed classifier). Other keywords scale the spec (`phi`, `depth`, `width`,
-    `resolution`, `image_size`, ...) or override its fields (`bn_eps`, `padding`, `dropout`, `drop_path`, ...);
-    None means not given."""
+    `resolution`, `image_size`, ...), override its fields (`bn_eps`, `padding`, `act`, ...) or set the training
+    settings the module is built with (`dropout`, `drop_path`, `bn_momentum`; by default the model's own,
+    `model.card.training`); None means not given."""
     card, stored = _card(source, weights, pretrained, num_classes, in_chans, ema, reset_head, options)
     params = _check_folder(stored, card) if isinstance(stored, PretrainedFolder) else None
-    assert card.spec is not None and card.num_classes is not None
-    model = EffNet(card.spec, card.num_classes, card.in_chans, params=params)
+    assert card.spec is not None and card.num_classes is not None and card.training is not None
+    model = EffNet(card.spec, card.num_classes, card.in_chans, params=params, **card.training.to_dict())
     if card.weights is not None:
         _load(model, card, reset_head)  # another class count than the weights' needs reset_head (checked above)
     with_card(model, card)

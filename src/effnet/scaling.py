@@ -83,8 +83,8 @@ def round_resolution(resolution: int, factor: float = 1.0, divisor: int = 4) -> 
 
 
 def dropout_for_phi(phi: float) -> float:
-    """Classifier dropout for a compound model: linear from 0.2 (phi=0, B0) to 0.5 (phi=7, B7), as the paper
-    prescribes, clipped to [0.2, 0.5]."""
+    """Classifier dropout for training a compound model: linear from 0.2 (phi=0, B0) to 0.5 (phi=7, B7), as the
+    paper prescribes, clipped to [0.2, 0.5]. A training default of the scaled model, not a spec field."""
     return round(min(0.5, max(0.2, 0.2 + 0.3 * phi / 7.0)), 4)
 
 
@@ -101,7 +101,7 @@ def scale_spec(spec: NetSpec, *, phi: float | None = None, depth: float = 1.0, w
           resolution: float = 1.0, image_size: int | None = None,
           alpha: float = ALPHA, beta: float = BETA, gamma: float = GAMMA,
           fix_stem_head: bool | None = None, fix_first_last_depth: bool | None = None,
-          dropout: float | None = None, name: str | None = None, repeat_rounding: str = "ceil") -> NetSpec:
+          name: str | None = None, repeat_rounding: str = "ceil") -> NetSpec:
     """Eq. 2: a new spec with repeats x depth, channels x width and input size x resolution.
 
     With `phi`, the multipliers come from `compound(phi, alpha, beta, gamma)` (Eq. 3). `image_size` sets the
@@ -116,8 +116,6 @@ def scale_spec(spec: NetSpec, *, phi: float | None = None, depth: float = 1.0, w
         if (depth, width, resolution) != (1.0, 1.0, 1.0):
             raise SpecError("pass either phi or explicit depth/width/resolution multipliers, not both")
         depth, width, resolution = compound(phi, alpha, beta, gamma)
-        if dropout is None and spec.family == "efficientnet":
-            dropout = dropout_for_phi(phi)
     _check_positive(depth=depth, width=width, resolution=resolution)
     if image_size is not None and (not isinstance(image_size, int) or image_size < 8):
         raise SpecError(f"image_size must be an integer >= 8, got {image_size!r}")
@@ -142,7 +140,6 @@ def scale_spec(spec: NetSpec, *, phi: float | None = None, depth: float = 1.0, w
         stages=stages,
         head=widen(spec.head, fix_ends) if spec.head else None,
         resolution=new_size,
-        dropout=spec.dropout if dropout is None else dropout,
         fix_stem_head=fix_ends,
         fix_first_last_depth=fix_depth,
         coefficients=(round(d0 * depth, 6), round(w0 * width, 6), round(r0 * new_size / spec.resolution, 6)),

@@ -2,6 +2,9 @@
 tag), a spec file or `NetSpec`, a `save_pretrained` folder, a trainer checkpoint, a weights file or an ONNX file
 into a typed source that keeps what it read, and each source's `card()` is the `ModelCard` it describes.
 
+A source with an architecture also has the model's training defaults (`training`): what the file stored with it
+(a spec written before they left `NetSpec` still holds them), else its registered name's or family's.
+
 "What kind of path is this?" is answered here and nowhere else: commands resolve once and pass the source on (the
 loader accepts a resolved source wherever it accepts a name or a path)."""
 
@@ -14,52 +17,80 @@ from pathlib import Path
 from typing import Any
 
 from .card import ModelCard, Tensors
-from .checkpoints import checkpoint_preprocessing, checkpoint_spec, checkpoint_state, is_trainer_state
+from .checkpoints import (
+    checkpoint_preprocessing,
+    checkpoint_spec,
+    checkpoint_state,
+    checkpoint_training,
+    is_trainer_state,
+)
 from .errors import UnknownModelError, WeightsError
 from .export import read_onnx_metadata
 from .preprocessing import Preprocessing
 from .pretrained import PretrainedEntry, find_weights, no_weights
 from .spec import NetSpec, SpecError
+from .training_defaults import TrainingDefaults
 from .weights import CONFIG_NAME, WEIGHTS_NAME, read_checkpoint, read_config, state_dict_of
-from .zoo import is_registered, normalize_name, read_spec_file, registered_spec, split_tag, unknown_model
+from .zoo import (
+    is_registered,
+    normalize_name,
+    read_model_file,
+    registered_spec,
+    split_tag,
+    training_defaults,
+    unknown_model,
+)
+
+
+class _WithTraining:
+    """A source's `training` defaults to its spec's registered `training_defaults` when none was read."""
+
+    spec: NetSpec
+    training: TrainingDefaults | None
+
+    def __post_init__(self) -> None:
+        if self.training is None:
+            object.__setattr__(self, "training", training_defaults(self.spec))
 
 
 @dataclass(frozen=True)
-class RegisteredName:
+class RegisteredName(_WithTraining):
     """A registered model name: its spec (the factory called once), the weights tag it named (None: the default
-    tag) and the registered weights that tag names, if any."""
+    tag), the registered weights that tag names, if any, and the name's training defaults."""
 
     name: str
     tag: str | None
     spec: NetSpec
     weights: PretrainedEntry | None
+    training: TrainingDefaults | None = None
 
     def card(self, *, pretrained: bool = False) -> ModelCard:
         """A fresh network's card, or with `pretrained` the registered weights' (with the spec fields a state dict
         cannot hold, e.g. TF "same" padding); `WeightsError` saying where to get weights when there are none."""
         if not pretrained:
-            return ModelCard.for_spec(self.spec)
+            return ModelCard.for_spec(self.spec, training=self.training)
         entry = self.weights
         if entry is None:
             raise no_weights(self.name, self.tag, self.spec.name)
         return ModelCard(self.spec.replace(**entry.spec_overrides), entry.num_classes, 3, entry.preprocessing,
-                         entry.weights_origin(), weights=entry.path())
+                         entry.weights_origin(), self.training, weights=entry.path())
 
 
 @dataclass(frozen=True)
-class SpecFile:
+class SpecFile(_WithTraining):
     """A spec JSON file (any JSON object with a "spec" entry too), or a `NetSpec` given as it is (`path` None)."""
 
     path: Path | None
     spec: NetSpec
+    training: TrainingDefaults | None = None
 
     def card(self) -> ModelCard:
         """A fresh network's card."""
-        return ModelCard.for_spec(self.spec)
+        return ModelCard.for_spec(self.spec, training=self.training)
 
 
 @dataclass(frozen=True)
-class PretrainedFolder:
+class PretrainedFolder(_WithTraining):
     """A `save_pretrained` folder: its config.json, read once with `weights.read_config`'s checks; the tensors
     stay in model.safetensors until they are loaded."""
 
@@ -69,6 +100,7 @@ class PretrainedFolder:
     in_chans: int
     preprocessing: Preprocessing
     origin: dict[str, Any] = field(default_factory=dict)
+    training: TrainingDefaults | None = None
 
     @property
     def weights_file(self) -> Path:
@@ -80,11 +112,11 @@ class PretrainedFolder:
             raise WeightsError(f"{self.path} holds one set of weights (no EMA); its EMA twin is saved as a "
                                "separate folder (pretrained-ema)")
         return ModelCard(self.spec, self.num_classes, self.in_chans, self.preprocessing,
-                         {**self.origin, "source": str(self.path)}, weights=self.weights_file)
+                         {**self.origin, "source": str(self.path)}, self.training, weights=self.weights_file)
 
 
 @dataclass(frozen=True)
-class TrainerCheckpoint:
+class TrainerCheckpoint(_WithTraining):
     """A file the trainer wrote (`last.pt`, `best.pt`), read once; `data` is its whole content."""
 
     path: Path
@@ -94,6 +126,7 @@ class TrainerCheckpoint:
     in_chans: int
     preprocessing: Preprocessing
     origin: dict[str, Any] = field(default_factory=dict)
+    training: TrainingDefaults | None = None
 
     @classmethod
     def read(cls, path: Path, data: Mapping[str, Any]) -> TrainerCheckpoint:
@@ -105,13 +138,15 @@ class TrainerCheckpoint:
                 raise WeightsError(f"{path}: corrupt trainer checkpoint ({name} {str(value)[:40]!r})")
         origin = {"model": str(data.get("model", spec.name)), "origin": f"trainer checkpoint {path.name}",
                   "ema_available": isinstance(data.get("ema_state"), Mapping)}
-        return cls(path, data, spec, num_classes, in_chans, checkpoint_preprocessing(data, spec), origin)
+        return cls(path, data, spec, num_classes, in_chans, checkpoint_preprocessing(data, spec), origin,
+                   checkpoint_training(data, spec, str(path)))
 
     def card(self, *, ema: bool = False) -> ModelCard:
         """The run's model (or, with `ema`, its EMA model) with the run's preprocessing and class names."""
         state = checkpoint_state(self.data, ema, str(self.path))
         origin = {**self.origin, "source": str(self.path), **({"ema": True} if ema else {})}
-        return ModelCard(self.spec, self.num_classes, self.in_chans, self.preprocessing, origin, weights=state)
+        return ModelCard(self.spec, self.num_classes, self.in_chans, self.preprocessing, origin, self.training,
+                         weights=state)
 
 
 @dataclass(frozen=True)
@@ -166,7 +201,7 @@ def resolve_source(source: SourceLike) -> Source:
     if path.is_dir():
         return _folder(path)
     if text.lower().endswith(".json"):
-        return SpecFile(path, read_spec_file(path))  # a missing one: "spec file not found"
+        return SpecFile(path, *read_model_file(path))  # a missing one: "spec file not found"
     if not path.exists():
         raise unknown_model(text)
     return _file(path)
@@ -206,20 +241,20 @@ def _folder(path: Path) -> PretrainedFolder:
         raise WeightsError(f"{path} is a folder but not a saved effnet model ({CONFIG_NAME} not found)")
     config = read_config(path)
     return PretrainedFolder(path, config["spec"], config["num_classes"], config["in_chans"], config["preprocessing"],
-                            config["weights_origin"])
+                            config["weights_origin"], config["training"])
 
 
 def _file(path: Path) -> SpecFile | OnnxFile | TrainerCheckpoint | WeightsFile:
     suffix = path.suffix.lower()
     if suffix == ".json":
-        return SpecFile(path, read_spec_file(path))
+        return SpecFile(path, *read_model_file(path))
     if suffix == ".onnx":
         return OnnxFile(path, read_onnx_metadata(path))
     try:
         content = read_checkpoint(path)
     except WeightsError:
         if _looks_like_json(path):  # a spec file under another name
-            return SpecFile(path, read_spec_file(path))
+            return SpecFile(path, *read_model_file(path))
         raise
     if is_trainer_state(content):
         return TrainerCheckpoint.read(path, content)

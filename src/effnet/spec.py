@@ -24,6 +24,11 @@ LIMITS = {"repeats": 1024, "kernel": 31, "stride": 8, "channels": 32768, "groups
           "resolution": 8192}
 
 
+# Training settings that specs written before issue 22 held next to the architecture: read and left out (they are
+# `effnet.training_defaults.TrainingDefaults` now).
+LEGACY_TRAINING_FIELDS = ("dropout", "drop_path", "bn_momentum")
+
+
 class SpecError(ValueError):
     """A spec, stage string or option that cannot describe a network."""
 
@@ -129,21 +134,20 @@ class Stage:
 
 @dataclass(frozen=True)
 class NetSpec:
-    """A whole network: stem stage, body stages, optional head stage, classifier settings.
+    """A whole network: stem stage, body stages, optional head stage, and what the weights need besides their
+    shapes (activation, BatchNorm eps, padding).
 
-    `resolution` is the input size the network was designed (or scaled) for; `bn_momentum` is PyTorch's
-    convention (TF's 0.99 decay is 0.01 here); `padding="same"` reproduces TensorFlow's asymmetric padding."""
+    `resolution` is the input size the network was designed (or scaled) for; `padding="same"` reproduces
+    TensorFlow's asymmetric padding. Training settings (dropout, drop path, BatchNorm momentum) are not part of a
+    spec: they are the model's `TrainingDefaults` and the recipe's."""
 
     name: str
     stem: Stage
     stages: tuple[Stage, ...]
     head: Stage | None
     resolution: int = 224
-    dropout: float = 0.2
-    drop_path: float = 0.2
     act: str = "silu"
     bn_eps: float = 1e-3
-    bn_momentum: float = 0.01
     padding: str = "symmetric"
     width_divisor: int = 8
     resolution_divisor: int = 4
@@ -173,25 +177,20 @@ class NetSpec:
             raise SpecError(f"input resolution must be an integer, got {self.resolution!r}")
         if not 8 <= self.resolution <= LIMITS["resolution"]:
             raise SpecError(f"input resolution must be in [8, {LIMITS['resolution']}], got {self.resolution}")
-        for name in ("dropout", "drop_path", "bn_eps", "bn_momentum"):
-            if not _is_number(getattr(self, name)):
-                raise SpecError(f"{name} must be a finite number, got {getattr(self, name)!r}")
+        if not _is_number(self.bn_eps):
+            raise SpecError(f"bn_eps must be a finite number, got {self.bn_eps!r}")
         for name in ("width_divisor", "resolution_divisor"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 256:
                 raise SpecError(f"{name} must be an integer in [1, 256], got {value!r}")
         if len(self.coefficients) != 3 or not all(_is_number(c) and c > 0 for c in self.coefficients):
             raise SpecError(f"coefficients must be three positive numbers, got {self.coefficients!r}")
-        if not 0 <= self.dropout < 1:
-            raise SpecError(f"dropout must be in [0, 1), got {self.dropout}")
-        if not 0 <= self.drop_path < 1:
-            raise SpecError(f"drop_path must be in [0, 1), got {self.drop_path}")
         if self.act not in ACTIVATIONS:
             raise SpecError(f"unknown activation {self.act!r}; choose from {', '.join(ACTIVATIONS)}")
         if self.padding not in PADDINGS:
             raise SpecError(f"padding must be one of {', '.join(PADDINGS)}, got {self.padding!r}")
-        if self.bn_eps <= 0 or not 0 < self.bn_momentum <= 1:
-            raise SpecError("bn_eps must be > 0 and bn_momentum in (0, 1]")
+        if self.bn_eps <= 0:
+            raise SpecError(f"bn_eps must be > 0, got {self.bn_eps}")
 
     @property
     def num_blocks(self) -> int:
@@ -216,14 +215,15 @@ class NetSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NetSpec:
-        """The inverse of `to_dict`; anything malformed is a `SpecError` naming the problem."""
+        """The inverse of `to_dict`; anything malformed is a `SpecError` naming the problem. An old-format spec
+        (one that still holds training settings) is read too: they are left out (`legacy_training` has them)."""
         if not isinstance(data, dict):
             raise SpecError(f"a spec must be a JSON object, got {type(data).__name__}")
+        values = {key: value for key, value in data.items() if key not in LEGACY_TRAINING_FIELDS}
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
+        unknown = set(values) - known
         if unknown:
             raise SpecError(f"unknown spec fields: {', '.join(sorted(unknown))}")
-        values = dict(data)
         try:
             stages = values["stages"]
             if not isinstance(stages, list) or not all(isinstance(text, str) for text in stages):
@@ -262,6 +262,26 @@ class NetSpec:
             return cls.from_dict(json.loads(text))
         except json.JSONDecodeError as error:
             raise SpecError(f"spec is not valid JSON: {error}") from None
+
+
+def legacy_training(data: Any) -> dict[str, Any]:
+    """The training settings an old-format spec dict held ({} for a current one or anything else): handed back by
+    the readers of spec files, `save_pretrained` folders and trainer checkpoints as the model's training defaults."""
+    if not isinstance(data, dict):
+        return {}
+    return {key: data[key] for key in LEGACY_TRAINING_FIELDS if key in data}
+
+
+def current_format(value: Any) -> Any:
+    """A JSON value (a study's recorded inputs, say) with every spec dict in it in the current format: the training
+    settings old-format specs held left out, so that what they describe compares equal to what is written now."""
+    if isinstance(value, dict):
+        is_spec = "stem" in value and "stages" in value
+        return {key: current_format(item) for key, item in value.items()
+                if not (is_spec and key in LEGACY_TRAINING_FIELDS)}
+    if isinstance(value, list):
+        return [current_format(item) for item in value]
+    return value
 
 
 def _text(value: Any, name: str) -> str:

@@ -21,12 +21,13 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from .card import card_of
 from .errors import WeightsError
 from .outputs import atomic_path, check_output
 from .preprocessing import Preprocessing
 from .spec import NetSpec
 from .weight_checks import state_problem
-from .zoo.registry import SPEC_FILE_LIMIT
+from .zoo.registry import SPEC_FILE_LIMIT, stored_training, training_defaults
 
 _WRAPPERS = ("state_dict", "model", "model_state_dict", "module")
 _PREFIXES = ("module.", "_orig_mod.", "model.")
@@ -122,7 +123,8 @@ def in_channels(model: nn.Module) -> int:
 
 def save_pretrained(model: nn.Module, directory: str | Path, *, overwrite: bool = False,
                     inputs: Sequence[str | Path | None] = ()) -> Path:
-    """Write `config.json` (spec, class count, preprocessing, origin of the weights) and `model.safetensors`.
+    """Write `config.json` (spec, class count, preprocessing, origin of the weights, training defaults) and
+    `model.safetensors`.
 
     Each file is written atomically. An existing model folder is replaced only with `overwrite`; a folder that
     is one of `inputs` (where the model was loaded from) is refused."""
@@ -134,9 +136,11 @@ def save_pretrained(model: nn.Module, directory: str | Path, *, overwrite: bool 
         raise WeightsError(f"refusing to save a model that cannot be used: {problem}")
     directory = check_output(directory, inputs=inputs, overwrite=overwrite, directory=True)
     directory.mkdir(parents=True, exist_ok=True)
-    config = {"effnet_format": 2, "spec": spec.to_dict(), "num_classes": int(getattr(model, "num_classes", 0)),
+    card = card_of(model)
+    training = card.training if card is not None and card.training is not None else training_defaults(spec)
+    config = {"effnet_format": 3, "spec": spec.to_dict(), "num_classes": int(getattr(model, "num_classes", 0)),
               "in_chans": in_channels(model), "preprocessing": model.preprocessing.to_dict(),
-              "weights_origin": dict(getattr(model, "weights_origin", {}) or {})}
+              "weights_origin": dict(getattr(model, "weights_origin", {}) or {}), "training": training.to_dict()}
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     _atomic_write(directory / WEIGHTS_NAME, lambda temp: save_file(tensors, temp, metadata={"format": "pt"}))
     _atomic_write(directory / CONFIG_NAME, lambda temp: Path(temp).write_text(json.dumps(config, indent=2)))
@@ -145,7 +149,8 @@ def save_pretrained(model: nn.Module, directory: str | Path, *, overwrite: bool 
 
 def read_config(directory: str | Path) -> dict[str, Any]:
     """The parsed `config.json` of a `save_pretrained` directory: {"spec": NetSpec, "num_classes", "in_chans",
-    "preprocessing": Preprocessing, "weights_origin"}; one-line errors for missing, corrupt or absurd files."""
+    "preprocessing": Preprocessing, "weights_origin", "training": TrainingDefaults}; one-line errors for missing,
+    corrupt or absurd files. A config written before "training" existed (format 2) held them in its spec."""
     path = Path(directory) / CONFIG_NAME
     if not path.is_file():
         raise WeightsError(f"{directory} is not an effnet model directory: {CONFIG_NAME} not found")
@@ -156,6 +161,7 @@ def read_config(directory: str | Path) -> dict[str, Any]:
         if not isinstance(config, dict):
             raise TypeError(f"expected a JSON object, found {type(config).__name__}")
         spec = NetSpec.from_dict(config["spec"])
+        training = stored_training(spec, config.get("training"), config["spec"])
         num_classes, in_chans = config.get("num_classes", 1000), config.get("in_chans", 3)
         for name, value in (("num_classes", num_classes), ("in_chans", in_chans)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -168,7 +174,7 @@ def read_config(directory: str | Path) -> dict[str, Any]:
             RecursionError) as error:
         raise WeightsError(f"corrupt {path}: {str(error).splitlines()[0] if str(error) else error!r}") from None
     return {"spec": spec, "num_classes": num_classes, "in_chans": in_chans, "preprocessing": preprocessing,
-            "weights_origin": dict(origin) if isinstance(origin, dict) else {}}
+            "weights_origin": dict(origin) if isinstance(origin, dict) else {}, "training": training}
 
 
 def stored_elements(path: str | Path) -> int:

@@ -20,7 +20,7 @@ from ..loader import load_model
 from ..prediction import predict
 from ..profiling import analyze
 from ..scaling import compound, round_resolution
-from ..zoo import get_spec
+from ..zoo import get_spec, training_defaults
 
 SAMPLES = ("chelsea", "coffee", "rocket", "camera", "astronaut")
 INSTALL = "pip install 'effnet[demo]' (from a clone: pip install -e '.[demo]')"
@@ -98,7 +98,8 @@ def print_table() -> None:
         depth, width, _ = spec.coefficients
         d_exact, w_exact, r_exact = compound(phi)
         row, counts = paper[name], analyze(spec)
-        print(f"{name:<17}{width:>6.1f}{depth:>6.1f}{spec.resolution:>5}{spec.dropout:>6.1f}"
+        dropout = training_defaults(spec).dropout  # a training default of the name, not a spec field
+        print(f"{name:<17}{width:>6.1f}{depth:>6.1f}{spec.resolution:>5}{dropout:>6.1f}"
               f"{counts.params / 1e6:>8.2f}M{row['params_M']:>7g}M{counts.macs / 1e9:>7.2f}{row['flops_B']:>6g}B"
               f"{row['top1']:>7.1f}  |{w_exact:>8.3f}{d_exact:>8.3f}{round_resolution(224, r_exact):>8}")
     print("params/GMACs: ours, exact (params equal timm's and torchvision's); paper: Table 2 as printed (rounded);")

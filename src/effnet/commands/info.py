@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..profiling import analyze
-from ..specs import resolve_spec
+from ..specs import resolve_model
 from .options import add_scaling_options, print_json, scaling_kwargs
 
 
@@ -18,13 +18,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    spec = resolve_spec(args.model, **scaling_kwargs(args))
+    spec, training = resolve_model(args.model, **scaling_kwargs(args))
     if args.json:
         print_json(spec.to_dict())  # a spec's free-form `extra` values may hold NaN, which JSON cannot
         return 0
     d, w, r = spec.coefficients
     print(f"{spec.name}  (depth x{d:g}, width x{w:g}, resolution x{r:g}; input {spec.resolution}px, "
-          f"act {spec.act}, dropout {spec.dropout:g})")
+          f"act {spec.act}; trains with dropout {training.dropout:g} by default)")
     print(f"{'stage':>5}  {'operator':<26}{'resolution':>11}{'channels':>10}{'layers':>8}")
     profile = analyze(spec)
     for index, row in enumerate(profile.rows, start=1):

@@ -8,7 +8,7 @@ import argparse
 from ..budget import METHODS, fit_budget
 from ..profiling import analyze
 from ..spec import SpecError
-from ..specs import resolve_spec
+from ..specs import ModelOptions, resolve_model
 from .options import add_scaling_options, print_json, scaling_kwargs
 
 
@@ -18,7 +18,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_scaling_options(parser)
     parser.add_argument("--target-macs", dest="target_macs", help="MACs budget: 2x (of the baseline), 1.8G, 400M")
     parser.add_argument("--method", choices=METHODS, default="compound", help="how to reach --target-macs")
-    parser.add_argument("--json", action="store_true", help="print the scaled spec and profile as JSON")
+    parser.add_argument("--json", action="store_true",
+                        help="print the scaled spec, its training defaults and its profile as JSON (a spec file)")
     parser.set_defaults(func=run)
 
 
@@ -28,13 +29,16 @@ def run(args: argparse.Namespace) -> int:
     if args.target_macs is not None:
         if any(options[key] is not None for key in ("phi", "depth", "width", "resolution", "image_size")):
             raise SpecError("--target-macs solves for the coefficient; do not also pass --phi/--depth/--width/...")
-        fit = fit_budget(resolve_spec(args.model), args.target_macs, args.method)
+        base, training = resolve_model(args.model)
+        fit = fit_budget(base, args.target_macs, args.method)
         spec = fit.spec
+        if fit.method == "compound":  # the coefficient found is phi: the model trains like any compound one
+            training = ModelOptions(scaling={"phi": fit.coefficient}).training_defaults(training, base)
     else:
-        spec = resolve_spec(args.model, **options)
+        spec, training = resolve_model(args.model, **options)
     result = analyze(spec)
     if args.json:
-        data = {"spec": spec.to_dict(), "profile": result.to_dict()}
+        data = {"spec": spec.to_dict(), "training": training.to_dict(), "profile": result.to_dict()}
         if fit is not None:
             data["fit"] = {"method": fit.method, "coefficient": fit.coefficient, "target_macs": fit.target,
                            "base_macs": fit.base_macs, "error": fit.error}

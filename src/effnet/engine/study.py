@@ -17,7 +17,9 @@ architecture search's proposals), each trial an Optuna trial, run by K worker pr
   derived data is stored or the run begins, after every check has passed.
 - `output/study.json` records what the study was made from; running a different configuration in the same folder
   is refused -- unless no trial of the study there has finished (it is replaced, with a warning) -- and
-  `overwrite` starts the folder's study afresh."""
+  `overwrite` starts the folder's study afresh. A record that holds specs in an older format (with the training
+  settings specs held before issue 22) is the same configuration when it reads as the new one: the study goes on
+  under its recorded inputs and name."""
 
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,6 +43,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from ..errors import InputError, StudyFailing, option
 from ..outputs import atomic_path
+from ..spec import current_format
 from .display import Display
 from .heartbeat import fail_stale
 from .plan import (
@@ -110,6 +114,9 @@ class Engine:
         if kind != self.plan.kind:
             raise InputError(f"{self.output} holds a {kind} study, not a {self.plan.kind}")
         if inputs == self.plan.inputs:
+            return
+        if current_format(inputs) == self.plan.inputs:  # recorded before specs lost their training settings
+            self.plan = replace(self.plan, inputs=inputs)  # its own name and records, as the study has them
             return
         difference = first_difference(inputs, self.plan.inputs)
         if self._finished_in(name) > 0:

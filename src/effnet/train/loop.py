@@ -40,6 +40,7 @@ from ..evaluate import evaluate
 from ..loader import load_model
 from ..outputs import format_duration, run_lock
 from ..profiling import images_per_batch
+from ..training_defaults import TRAINING_FIELDS
 from ..weight_checks import state_problem
 from ..weights import in_channels, save_pretrained
 from .config import (
@@ -117,10 +118,11 @@ class Trainer:
 
     # ----- setup -------------------------------------------------------------------------------------
     def _model(self, num_classes: int) -> nn.Module:
-        """The model, loaded once through the one loader: the spec is resolved here and nowhere else."""
+        """The model, loaded once through the one loader: the spec is resolved here and nowhere else. The recipe's
+        dropout, drop path and BatchNorm momentum build it; one left None is the model's own (`card.training`)."""
         c, r = self.config, self.recipe
-        options = {key: getattr(r, key) for key in ("bn_momentum", "drop_path", "dropout")}
-        options.update(c.model_options)  # what the user gave wins over the recipe's defaults
+        options = {key: getattr(r, key) for key in TRAINING_FIELDS}
+        options.update(c.model_options)  # what the user gave wins over the recipe
         finetune = bool(c.pretrained or c.weights)
         model = load_model(c.model, pretrained=bool(c.pretrained), weights=c.weights, num_classes=num_classes,
                            reset_head=finetune, **options)
@@ -197,7 +199,7 @@ class Trainer:
         self.val_steps = validation_steps(self.sampler.steps_per_epoch * self.epochs, c.val_points, c.max_steps)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
         self.signature = signature(c.model if isinstance(c.model, str) else self.model.spec.name, self.model.spec,
-                                   self.model.num_classes)
+                                   self.model.num_classes, self.model.card.training)
         self.progress = RunProgress()
         if self.resume_from:
             self._restore(self.resume_from)

@@ -28,7 +28,9 @@ class Recipe:
 
     `lr` is per `lr_batch` images and is scaled linearly with the global batch; `decay_epochs`/`decay_rate`
     drive the `step` schedule (x0.97 every 2.4 epochs); `bn_momentum` is PyTorch's convention (TF 0.99 = 0.01);
-    `drop_path` = 1 - survival probability; `dropout=None` keeps the model's own (0.2 -> 0.5 over B0-B7);
+    `drop_path` = 1 - survival probability; `dropout` the classifier's. These three train the model and are never
+    part of its spec; one left None is the model's own training default (`model.card.training`: B0-B7's dropout
+    grows 0.2 -> 0.5);
     `crop_fraction` is the validation crop; `augmentation` the training-time augmentation; `zero_init_residual`
     starts every residual branch at zero (its last BN gamma; a network trained from scratch only), so a deep
     network starts as a shallow one."""

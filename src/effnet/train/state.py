@@ -20,11 +20,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checkpoints import FORMAT, load_checkpoint
+from ..checkpoints import FORMAT, checkpoint_spec, checkpoint_training, load_checkpoint
 from ..errors import InputError, OutputError, WeightsError, option
 from ..outputs import atomic_path, disk_full, remove_stale_temps
 from ..preprocessing import Preprocessing
 from ..spec import NetSpec
+from ..training_defaults import TrainingDefaults
 
 LAST, BEST, METRICS = "last.pt", "best.pt", "metrics.jsonl"
 
@@ -42,9 +43,11 @@ class Progress:
     curve: list[dict[str, Any]] = field(default_factory=list)
 
 
-def signature(model: str, spec: NetSpec, num_classes: int) -> dict[str, Any]:
-    """What a checkpoint must match to be resumed by a run: the architecture and the classifier size."""
-    return {"model": model, "spec": json.dumps(spec.to_dict(), sort_keys=True), "num_classes": int(num_classes)}
+def signature(model: str, spec: NetSpec, num_classes: int, training: TrainingDefaults) -> dict[str, Any]:
+    """What a checkpoint must match to be resumed by a run: the architecture, the classifier size and the training
+    settings the model is built with."""
+    return {"model": model, "spec": json.dumps(spec.to_dict(), sort_keys=True), "num_classes": int(num_classes),
+            "training": training.to_dict()}
 
 
 def rng_state() -> dict[str, Any]:
@@ -143,10 +146,15 @@ def restore_checkpoint(path: Path, *, metrics: Path, sig: dict[str, Any], global
     """Load a checkpoint into the run's objects after checking it belongs to this run; returns the progress and
     the saved RNG states (for the caller to pick its rank's)."""
     data = load_checkpoint(path)
-    if data.get("spec") != sig["spec"] or data.get("num_classes") != sig["num_classes"]:
+    spec = checkpoint_spec(data, str(path))  # a checkpoint's spec of an older format is compared as it reads now
+    if json.dumps(spec.to_dict(), sort_keys=True) != sig["spec"] or data.get("num_classes") != sig["num_classes"]:
         raise WeightsError(f"checkpoint {path} was written for model {data.get('model')!r} with "
                            f"{data.get('num_classes')} classes; this run builds {sig['model']!r} with "
                            f"{sig['num_classes']} classes (different architecture or options)")
+    trained = checkpoint_training(data, spec, str(path)).to_dict()
+    if trained != sig["training"]:
+        raise WeightsError(f"checkpoint {path} was trained with {_said(trained)}; this run would build the model "
+                           f"with {_said(sig['training'])} (another recipe or options): resume with the same ones")
     if data["global_batch"] != global_batch:
         raise InputError(f"resuming with global batch {global_batch} contradicts the checkpoint's "
                          f"{data['global_batch']} (batch size x accumulation x processes must match)")
@@ -168,6 +176,10 @@ def restore_checkpoint(path: Path, *, metrics: Path, sig: dict[str, Any], global
     progress = Progress(int(data["epoch"]), int(data["step_in_epoch"]), int(data["global_step"]),
                         float(data["best_top1"]), list(history), list(curve))
     return progress, data["rng"]
+
+
+def _said(settings: dict[str, Any]) -> str:
+    return ", ".join(f"{key} {value:g}" for key, value in settings.items())
 
 
 def _read_rows(path: Path) -> list[dict[str, Any]]:

@@ -18,13 +18,18 @@ from .registry import (
     is_registered,
     list_models,
     normalize_name,
+    read_model_file,
     read_spec_file,
     register,
+    register_family,
     registered_spec,
     split_tag,
+    stored_training,
+    training_defaults,
     unknown_model,
 )
 
 __all__ = ["SpecSource", "UnknownModelError", "efficientnet", "efficientnet_small", "get_spec", "is_registered",
-           "list_models", "mnasnet", "mobilenet_v1", "mobilenet_v2", "normalize_name", "read_spec_file", "register",
-           "registered_spec", "resnet", "shufflenet", "split_tag", "squeezenet", "unknown_model", "xception"]
+           "list_models", "mnasnet", "mobilenet_v1", "mobilenet_v2", "normalize_name", "read_model_file",
+           "read_spec_file", "register", "register_family", "registered_spec", "resnet", "shufflenet", "split_tag",
+           "squeezenet", "stored_training", "training_defaults", "unknown_model", "xception"]

@@ -3,6 +3,7 @@
 The official B1-B8 coefficients (width, depth, resolution, dropout) were hand-rounded by the authors: they are
 close to, but not exactly, (beta^phi, alpha^phi, 224 * gamma^phi). `efficientnet(phi=...)` gives the exact
 compound form; the `efficientnet-bN` presets give the published networks (and the weights that exist for them).
+The dropout column is a training default of each name (`TrainingDefaults`), not part of its spec.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from functools import partial
 
 from ..scaling import scale_spec
 from ..spec import NetSpec, Stage
-from .registry import register
+from ..training_defaults import TrainingDefaults
+from .registry import register, register_family
 
 # Paper Table 1, one row per stage: operator, kernel, stride, expansion, output channels, layers.
 B0_STAGES = (
@@ -43,21 +45,23 @@ OFFICIAL_COEFFICIENTS: dict[str, tuple[float, float, int, float]] = {
 }
 
 
+# Paper Section 5.2: dropout 0.2 (B0; the official table raises it to 0.5 for B7), survival probability 0.8 (drop
+# path 0.2), BatchNorm momentum 0.99 in TF's convention (0.01 in PyTorch's).
+TRAINING = TrainingDefaults(dropout=0.2, drop_path=0.2, bn_momentum=0.01)
+
+
 def efficientnet_b0() -> NetSpec:
     """The baseline found by the multi-objective architecture search (paper Table 1).
 
-    BN eps 1e-3 and momentum 0.01 follow the paper's TensorFlow training (decay 0.99)."""
+    BN eps 1e-3 follows the paper's TensorFlow training."""
     return NetSpec(
         name="efficientnet-b0",
         stem=Stage("conv", 1, 3, 2, 32),
         stages=tuple(Stage.decode(row) for row in B0_STAGES),
         head=Stage("conv", 1, 1, 1, 1280),
         resolution=224,
-        dropout=0.2,
-        drop_path=0.2,
         act="silu",
         bn_eps=1e-3,
-        bn_momentum=0.01,
         family="efficientnet",
     )
 
@@ -77,9 +81,9 @@ def efficientnet_lite_base() -> NetSpec:
 
 def official(name: str) -> NetSpec:
     """One of the published B0-B8 / Lite0-4 networks, from the official coefficient table."""
-    width, depth, size, dropout = OFFICIAL_COEFFICIENTS[name]
+    width, depth, size, _ = OFFICIAL_COEFFICIENTS[name]
     base = efficientnet_lite_base() if "lite" in name else efficientnet_b0()
-    return scale_spec(base, depth=depth, width=width, image_size=size, dropout=dropout, name=name)
+    return scale_spec(base, depth=depth, width=width, image_size=size, name=name)
 
 
 def efficientnet(phi: float = 0.0, alpha: float = 1.2, beta: float = 1.1, gamma: float = 1.15) -> NetSpec:
@@ -88,6 +92,8 @@ def efficientnet(phi: float = 0.0, alpha: float = 1.2, beta: float = 1.1, gamma:
     return scale_spec(efficientnet_b0(), phi=phi, alpha=alpha, beta=beta, gamma=gamma, name=name)
 
 
-for _name in OFFICIAL_COEFFICIENTS:
-    register(_name, partial(official, _name))
+register_family("efficientnet", TRAINING)
+register_family("efficientnet-lite", TRAINING)
+for _name, (*_, _dropout) in OFFICIAL_COEFFICIENTS.items():
+    register(_name, partial(official, _name), training=TRAINING.replace(dropout=_dropout))
 register("efficientnet", efficientnet_b0)

@@ -5,9 +5,10 @@ At 32 px, B0's five stride-2 layers leave 1x1 maps for its last stages (32 / 32)
 squeeze-excitation see a single pixel. Two downsamplings are removed, as CIFAR-style ResNets keep their 32 px
 input at full size in the first stage: the stem (B0: 3x3 stride 2 -> stride 1) and stage 2 (MBConv6 k3x3, 24
 channels: stride 2 -> 1). The three stride-2 stages that remain (40, 80 and 192 channels) take a 32 px input to
-16, 8 and 4 px, the spatial path B0 has at 128 px. Everything else -- BN eps/momentum, SiLU, dropout 0.2, stochastic
-depth 0.2 -- is B0's, so compound scaling and every tool treat it like any other baseline. Resolution scaling
-rounds to whole pixels (B0's multiples of 4 px would be 12% steps at 32 px)."""
+16, 8 and 4 px, the spatial path B0 has at 128 px. Everything else -- BN eps, SiLU, and the family's training
+defaults (dropout 0.2, stochastic depth 0.2, BN momentum 0.01) -- is B0's, so compound scaling and every tool treat
+it like any other baseline. Resolution scaling rounds to whole pixels (B0's multiples of 4 px would be 12% steps at
+32 px)."""
 
 from __future__ import annotations
 

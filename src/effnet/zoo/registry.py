@@ -1,4 +1,5 @@
-"""The model-name registry and spec files: name | spec file -> NetSpec. Family modules register their names."""
+"""The model-name registry and spec files: name | spec file -> NetSpec. Family modules register their names, and
+each name's (or family's) training defaults -- dropout, drop path, BatchNorm momentum -- with it."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ..errors import UnknownModelError
-from ..spec import NetSpec, SpecError
+from ..spec import NetSpec, SpecError, legacy_training
+from ..training_defaults import TrainingDefaults
 
 _REGISTRY: dict[str, Callable[[], NetSpec]] = {}
+_TRAINING: dict[str, TrainingDefaults] = {}  # by registered name, for names with their own
+_FAMILY_TRAINING: dict[str, TrainingDefaults] = {}
 SPEC_FILE_LIMIT = 1 << 20  # bytes: a spec is a few kB; anything larger is not one
 SpecSource = str | os.PathLike[str] | NetSpec
 
@@ -34,12 +39,40 @@ def split_tag(name: str) -> tuple[str, str | None]:
     return name, None
 
 
-def register(name: str, factory: Callable[[], NetSpec]) -> None:
-    """Add a named spec factory (call it at import time of a family module)."""
+def register(name: str, factory: Callable[[], NetSpec], training: TrainingDefaults | None = None) -> None:
+    """Add a named spec factory (call it at import time of a family module), with the training defaults of that
+    name when they differ from its family's (the official B1-B8 and Lite1-4 dropout)."""
     key = normalize_name(name)
     if key in _REGISTRY:
         raise ValueError(f"model {key!r} is registered twice")
     _REGISTRY[key] = factory
+    if training is not None:
+        _TRAINING[key] = training
+
+
+def register_family(family: str, training: TrainingDefaults) -> None:
+    """The training defaults of every spec of `family` (its `NetSpec.family`) that has none of its own: a scaled
+    or searched network trains like its baseline unless told otherwise."""
+    if family in _FAMILY_TRAINING:
+        raise ValueError(f"family {family!r} is registered twice")
+    _FAMILY_TRAINING[family] = training
+
+
+def training_defaults(spec: NetSpec) -> TrainingDefaults:
+    """What a spec trains with unless the recipe says otherwise: its registered name's defaults, else its family's,
+    else `TrainingDefaults()` (EfficientNet-B0's)."""
+    key = normalize_name(spec.name)
+    if key in _TRAINING:
+        return _TRAINING[key]
+    return _FAMILY_TRAINING.get(spec.family, TrainingDefaults())
+
+
+def stored_training(spec: NetSpec, stored: Any, spec_data: Any = None) -> TrainingDefaults:
+    """The training defaults a file stored with a model: its "training" entry over the settings its spec dict
+    `spec_data` held if it is of the old format (a file written before the entry existed), over
+    `training_defaults(spec)`. Every value read is checked."""
+    training = training_defaults(spec).replace(**legacy_training(spec_data))
+    return training if stored is None else training.updated(stored)
 
 
 def list_models(pattern: str = "") -> list[str]:
@@ -92,6 +125,12 @@ def unknown_model(text: str) -> UnknownModelError:
 
 def read_spec_file(path: str | os.PathLike[str]) -> NetSpec:
     """Parse a spec JSON file; anything that is not one is a `SpecError` naming the file."""
+    return read_model_file(path)[0]
+
+
+def read_model_file(path: str | os.PathLike[str]) -> tuple[NetSpec, TrainingDefaults]:
+    """A spec JSON file's spec and training defaults (`stored_training`: a "training" entry next to its "spec",
+    or what an old-format spec held); anything that is not one is a `SpecError` naming the file."""
     path = Path(path)
     if not path.exists():
         raise UnknownModelError(f"spec file not found: {path}")
@@ -103,13 +142,17 @@ def read_spec_file(path: str | os.PathLike[str]) -> NetSpec:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise SpecError(f"{path} is not a spec file (not valid JSON: {str(error).splitlines()[0][:80]})") from None
+    stored = None
     if isinstance(data, dict) and isinstance(data.get("spec"), dict):
+        stored = data.get("training")
         data = data["spec"]
     try:
-        return NetSpec.from_dict(data)
+        spec = NetSpec.from_dict(data)
+        return spec, stored_training(spec, stored, data)
     except SpecError as error:
         raise SpecError(f"{path}: {error}") from None
 
 
 __all__ = ["SPEC_FILE_LIMIT", "SpecSource", "get_spec", "is_registered", "list_models", "normalize_name",
-           "read_spec_file", "register", "registered_spec", "split_tag", "unknown_model"]
+           "read_model_file", "read_spec_file", "register", "register_family", "registered_spec", "split_tag",
+           "stored_training", "training_defaults", "unknown_model"]

@@ -8,7 +8,8 @@ from __future__ import annotations
 from functools import partial
 
 from ..spec import NetSpec, Stage
-from .registry import register
+from ..training_defaults import TrainingDefaults
+from .registry import register, register_family
 
 DEPTHS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 
@@ -22,9 +23,9 @@ def resnet(layers: int = 50) -> NetSpec:
               expand=0.25 if bottleneck else 1.0)
         for i, (repeats, width) in enumerate(zip(DEPTHS[layers], widths)))
     return NetSpec(name=f"resnet{layers}", stem=Stage("conv", 1, 7, 2, 64), stages=stages, head=None,
-                   resolution=224, dropout=0.0, drop_path=0.0, act="relu", bn_eps=1e-5, bn_momentum=0.1,
-                   family="resnet", stem_pool=True)
+                   resolution=224, act="relu", bn_eps=1e-5, family="resnet", stem_pool=True)
 
 
+register_family("resnet", TrainingDefaults(dropout=0.0, drop_path=0.0, bn_momentum=0.1))  # torchvision's
 for _layers in DEPTHS:
     register(f"resnet{_layers}", partial(resnet, _layers))

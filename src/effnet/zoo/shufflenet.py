@@ -8,7 +8,8 @@ from __future__ import annotations
 from functools import partial
 
 from ..spec import NetSpec, Stage
-from .registry import register
+from ..training_defaults import TrainingDefaults
+from .registry import register, register_family
 
 WIDTHS = {"0.5": (48, 96, 192), "1.0": (116, 232, 464)}
 
@@ -18,10 +19,11 @@ def shufflenet_v2(width: str = "1.0") -> NetSpec:
     stages = tuple(Stage("shufflev2", repeats, 3, 2, channels)
                    for repeats, channels in zip((4, 8, 4), WIDTHS[width]))
     return NetSpec(name=f"shufflenet-v2-x{width.replace('.', '-')}", stem=Stage("conv", 1, 3, 2, 24),
-                   stages=stages, head=Stage("conv", 1, 1, 1, 1024), resolution=224, dropout=0.0, drop_path=0.0,
-                   act="relu", bn_eps=1e-5, bn_momentum=0.1, width_divisor=4, family="shufflenet-v2",
+                   stages=stages, head=Stage("conv", 1, 1, 1, 1024), resolution=224, act="relu",
+                   bn_eps=1e-5, width_divisor=4, family="shufflenet-v2",
                    stem_pool=True)
 
 
+register_family("shufflenet-v2", TrainingDefaults(dropout=0.0, drop_path=0.0, bn_momentum=0.1))
 for _width in WIDTHS:
     register(f"shufflenet-v2-x{_width.replace('.', '-')}", partial(shufflenet_v2, _width))

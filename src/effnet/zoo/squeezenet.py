@@ -11,7 +11,8 @@ stride 2 starts with a max-pool)."""
 from __future__ import annotations
 
 from ..spec import NetSpec, Stage
-from .registry import register
+from ..training_defaults import TrainingDefaults
+from .registry import register, register_family
 
 
 def _fires(rows: tuple[tuple[int, int, int], ...]) -> tuple[Stage, ...]:
@@ -31,9 +32,10 @@ def squeezenet1_1() -> NetSpec:
 
 
 def _spec(name: str, stem: Stage, stages: tuple[Stage, ...]) -> NetSpec:
-    return NetSpec(name=name, stem=stem, stages=stages, head=None, resolution=224, dropout=0.5, drop_path=0.0,
-                   act="relu", bn_eps=1e-5, bn_momentum=0.1, family="squeezenet")
+    return NetSpec(name=name, stem=stem, stages=stages, head=None, resolution=224, act="relu", bn_eps=1e-5,
+                   family="squeezenet")
 
 
+register_family("squeezenet", TrainingDefaults(dropout=0.5, drop_path=0.0, bn_momentum=0.1))  # torchvision's
 register("squeezenet1-0", squeezenet1_0)
 register("squeezenet1-1", squeezenet1_1)

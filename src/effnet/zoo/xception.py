@@ -7,7 +7,8 @@ Depth scaling repeats the residual blocks of each flow stage: the middle flow's 
 from __future__ import annotations
 
 from ..spec import NetSpec, Stage
-from .registry import register
+from ..training_defaults import TrainingDefaults
+from .registry import register, register_family
 
 STAGES = ("vconv_r1_k3_s1_e1_c64", "xentry_r1_k3_s2_e1_c128", "xentry_r1_k3_s2_e1_c256", "xentry_r1_k3_s2_e1_c728",
           "xmiddle_r8_k3_s1_e1_c728", "xexit_r1_k3_s2_e1_c1024", "sepconv_r1_k3_s1_e1_c1536")
@@ -17,8 +18,8 @@ def xception() -> NetSpec:
     """Xception with timm's legacy layout."""
     return NetSpec(name="xception", stem=Stage("vconv", 1, 3, 2, 32),
                    stages=tuple(Stage.decode(row) for row in STAGES), head=Stage("sepconv", 1, 3, 1, 2048),
-                   resolution=299, dropout=0.0, drop_path=0.0, act="relu", bn_eps=1e-5, bn_momentum=0.1,
-                   family="xception")
+                   resolution=299, act="relu", bn_eps=1e-5, family="xception")
 
 
+register_family("xception", TrainingDefaults(dropout=0.0, drop_path=0.0, bn_momentum=0.1))
 register("xception", xception)
