@@ -229,3 +229,27 @@ def test_tensorboard_missing_is_a_clear_error(tmp_path: Path, monkeypatch) -> No
     data = make_fashion(tmp_path / "data", n_train=16, n_test=8)
     with pytest.raises(InputError, match="needs the tensorboard package"):
         Trainer(tiny_config(data, tmp_path / "run", tensorboard=True)).fit()
+
+
+def test_per_sample_seeds_draw_the_stream_torch_manual_seed_would_without_touching_accelerators(monkeypatch) -> None:
+    """Sample i of epoch e is augmented from seed (seed, e, i) on the CPU generator alone: the same numbers as
+    `torch.manual_seed` gives, without its per-call cost of seeding (and tracing for) every accelerator backend."""
+
+    class Draws(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return 4
+
+        def __getitem__(self, index: int) -> torch.Tensor:
+            return torch.rand(3)
+
+    seeded = datasets.SeededDataset(Draws(), seed=7)
+    seeded.set_epoch(2)
+    calls: list[int] = []
+    monkeypatch.setattr(torch, "manual_seed", lambda value: calls.append(value))
+    draws = [seeded[i] for i in range(4)]
+    monkeypatch.undo()
+    assert calls == []  # the global (all-device) seeding is never asked for
+    for index, drawn in enumerate(draws):
+        torch.manual_seed(((datasets.epoch_seed(7, 2) << 32) + index) % (2**63))
+        assert torch.equal(drawn, torch.rand(3))
+    assert not torch.equal(draws[0], draws[1])
