@@ -16,9 +16,9 @@ from pathlib import Path
 
 import torch
 
+from effnet.architecture.profiling import profile
 from effnet.errors import USER_ERRORS
-from effnet.profiling import profile
-from effnet.specs import resolve_spec
+from effnet.hub.model_options import resolve_spec
 from effnet.train import TrainConfig, Trainer, load_recipe, parse_assignments
 
 

@@ -21,10 +21,10 @@ import numpy as np
 import torch
 
 import effnet
-from effnet.bench import time_interleaved
-from effnet.export import OnnxRuntimeModel, export
-from effnet.inference import optimize_for_inference
-from effnet.quantize import calibration_samples, compare, labelled_samples, quantize_onnx
+from effnet.deploy.bench import time_interleaved
+from effnet.deploy.export import OnnxRuntimeModel, export
+from effnet.deploy.inference import optimize_for_inference
+from effnet.deploy.quantize import calibration_samples, compare, labelled_samples, quantize_onnx
 
 PEERS = {"efficientnet-b0": ("efficientnet_b0", "efficientnet_b0"),
          "efficientnet-b1": ("efficientnet_b1", "efficientnet_b1"),

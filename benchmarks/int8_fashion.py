@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 import effnet
-from effnet.bench import time_interleaved
-from effnet.export import OnnxRuntimeModel, export
-from effnet.quantize import (
+from effnet.deploy.bench import time_interleaved
+from effnet.deploy.export import OnnxRuntimeModel, export
+from effnet.deploy.quantize import (
     CALIBRATION_METHODS,
     calibration_report,
     calibration_samples,
@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("model", help="save_pretrained folder of a model trained on Fashion-MNIST")
     parser.add_argument("--num-calibration", type=int, default=256)
     parser.add_argument("--calibration-method", default="minmax", choices=CALIBRATION_METHODS,
-                        help="see effnet.quantize.quantize_onnx")
+                        help="see effnet.deploy.quantize.quantize_onnx")
     parser.add_argument("--num-labelled", type=int, default=None, help="first N test images (default: all 10k)")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--runs", type=int, default=50, help="timed batch-1 runs per model")

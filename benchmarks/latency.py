@@ -15,11 +15,11 @@ import time
 
 import torch
 
-from effnet.bench import bench, format_table, rows_to_dicts
+from effnet.architecture.profiling import analyze
+from effnet.architecture.zoo import get_spec
+from effnet.deploy.bench import bench, format_table, rows_to_dicts
 from effnet.errors import OutputError
 from effnet.outputs import atomic_path, check_output
-from effnet.profiling import analyze
-from effnet.zoo import get_spec
 
 MODELS = ("efficientnet-b0", "efficientnet-b1", "efficientnet-lite0", "resnet50", "resnet152")
 PAPER_SPEEDUP = 5.7  # Table 4: ResNet-152 0.554 s vs EfficientNet-B1 0.098 s

@@ -1,4 +1,5 @@
-"""Which padding, BN eps, normalisation and crop fit an installed Lite checkpoint? (evidence for effnet/pretrained.py)
+"""Which padding, BN eps, normalisation and crop fit an installed Lite checkpoint? (evidence for
+effnet/hub/pretrained.py)
 
 For each combination of padding {same, symmetric} x BN eps {1e-3, 1e-5} x normalisation {TF Lite (x-127)/128,
 ImageNet mean/std}, at the model's own input size: P(cat | chelsea), P(espresso | coffee), how well each
@@ -21,8 +22,8 @@ from torch import nn
 
 import effnet
 from effnet.data.transforms import eval_transform
-from effnet.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing, to_image
-from effnet.pretrained import pretrained_entry
+from effnet.hub.pretrained import pretrained_entry
+from effnet.model.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing, to_image
 
 MODELS = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
 TF_LITE = ((127 / 255,) * 3, (128 / 255,) * 3)

@@ -16,7 +16,7 @@ from pathlib import Path
 from effnet.errors import USER_ERRORS
 from effnet.experiments import ScalingStudy, run_scaling_study
 from effnet.experiments.smoke import smoke_baseline, smoke_proxy
-from effnet.stats import paired_difference
+from effnet.experiments.stats import paired_difference
 
 
 def main() -> int:

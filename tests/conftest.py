@@ -31,7 +31,7 @@ def expected_optuna(request: pytest.FixtureRequest) -> None:
         assert optuna.__version__ == wanted, f"testing Optuna {optuna.__version__}, not {wanted}"
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
-# verified ONNX exports are cached for reuse (effnet.export.cache_folder): in the tests, never in the user's home
+# verified ONNX exports are cached for reuse (effnet.deploy.export.cache_folder): in the tests, never in the user's home
 os.environ.setdefault("EFFNET_CACHE", tempfile.mkdtemp(prefix="effnet-test-cache-"))
 
 

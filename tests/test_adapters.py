@@ -12,8 +12,8 @@ from safetensors.torch import save_file
 
 import effnet
 from conftest import randomize_batchnorm
-from effnet import adapters
 from effnet.errors import WeightsError
+from effnet.hub import adapters
 
 SRC = Path(effnet.__file__).resolve().parent
 BUILT_IN = ["effnet", "timm", "torchvision", "efficientnet_pytorch"]
@@ -91,7 +91,7 @@ def test_each_naming_is_recognised_only_by_its_own_adapter() -> None:
     for name in BUILT_IN:
         for marker in adapters.get_naming(name).markers:
             holders = sorted(path for path, text in sources.items() if f'"{marker}"' in text)
-            assert holders == [f"adapters/{name}.py"], (marker, holders)
+            assert holders == [f"hub/adapters/{name}.py"], (marker, holders)
 
 
 def _toy_names(model: torch.nn.Module) -> dict[str, str]:

@@ -21,6 +21,7 @@ import effnet
 from effnet.cli import main
 from effnet.errors import InputError
 from effnet.experiments import Comparison, run_comparison
+from effnet.experiments.trial import ProxySchedule
 from effnet.search import (
     ArchitectureSearch,
     RegularizedEvolutionSampler,
@@ -30,7 +31,6 @@ from effnet.search import (
     run_architecture_search,
 )
 from effnet.search.space import StageChoice
-from effnet.trial import ProxySchedule
 
 TINY = effnet.scale("efficientnet-b0-small", width=0.25, depth=0.2).replace(resolution=16, name="tiny-small")
 

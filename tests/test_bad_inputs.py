@@ -24,7 +24,7 @@ from skimage import data as skdata
 import effnet
 from effnet.cli import main
 from effnet.commands.options import print_json
-from effnet.preprocessing import load_image
+from effnet.model.preprocessing import load_image
 from test_data import make_fashion
 
 TINY = {"width": 0.25, "depth": 0.1, "image_size": 16}

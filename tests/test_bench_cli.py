@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from effnet import bench as bench_module
-from effnet.bench import Timing, bench, format_table, peer_model, time_runner
 from effnet.cli import main
+from effnet.deploy import bench as bench_module
+from effnet.deploy.bench import Timing, bench, format_table, peer_model, time_runner
 
 
 def test_time_runner_warms_up_then_times_each_run() -> None:
@@ -117,7 +117,7 @@ def test_cli_bad_options_exit_2(argv: list[str]) -> None:
 
 
 def test_interleaved_timing_is_round_robin() -> None:
-    from effnet.bench import time_interleaved
+    from effnet.deploy.bench import time_interleaved
 
     order: list[str] = []
     timings = time_interleaved([lambda: order.append("a"), lambda: order.append("b")], runs=3, warmup=1)

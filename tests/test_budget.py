@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import effnet
-from effnet.budget import METHODS, parse_budget
+from effnet.architecture.budget import METHODS, parse_budget
 
 
 @pytest.mark.parametrize("method", METHODS)

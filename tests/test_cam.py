@@ -13,7 +13,7 @@ from torch import nn
 from effnet.cli import main
 from effnet.data.transforms import eval_transform
 from effnet.errors import InputError
-from effnet.preprocessing import Preprocessing
+from effnet.model.preprocessing import Preprocessing
 from effnet.viz import cam_grid, class_activation_map, overlay, save_png
 from test_inference import tiny
 

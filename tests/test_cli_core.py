@@ -24,7 +24,7 @@ def test_info_prints_table1_after_scaling(capsys):
 
 
 def test_info_json_round_trips(capsys):
-    from effnet.spec import NetSpec
+    from effnet.architecture.spec import NetSpec
 
     assert main(["info", "efficientnet-lite2", "--json"]) == 0
     spec = NetSpec.from_json(capsys.readouterr().out)

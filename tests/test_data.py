@@ -23,7 +23,7 @@ from effnet.data import (
     train_transform,
 )
 from effnet.errors import InputError
-from effnet.preprocessing import Preprocessing
+from effnet.model.preprocessing import Preprocessing
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:

@@ -158,7 +158,7 @@ def test_image_folder_bad_inputs(tmp_path: Path, capsys) -> None:
 
 def test_a_fresh_head_on_pretrained_weights_keeps_their_normalisation_and_drops_their_labels():
     """Lite0 was trained on (x - 127) / 128: a model fine-tuned from it must be fed that, not ImageNet mean/std."""
-    from effnet.pretrained import pretrained_entry
+    from effnet.hub.pretrained import pretrained_entry
 
     entry = pretrained_entry("efficientnet-lite0").preprocessing
     model = effnet.create_model("efficientnet-lite0", pretrained=True, num_classes=10, reset_head=True)

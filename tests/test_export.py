@@ -8,9 +8,17 @@ import pytest
 import torch
 
 from effnet.cli import main
+from effnet.deploy.export import (
+    FORMATS,
+    SUFFIXES,
+    OnnxRuntimeModel,
+    OnnxRuntimeModule,
+    VerificationError,
+    export,
+    verify,
+)
 from effnet.errors import InputError
-from effnet.export import FORMATS, SUFFIXES, OnnxRuntimeModel, OnnxRuntimeModule, VerificationError, export, verify
-from effnet.weights import save_pretrained
+from effnet.hub.weights import save_pretrained
 from test_inference import tiny
 
 

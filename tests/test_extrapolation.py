@@ -11,7 +11,7 @@ import pytest
 import effnet
 from effnet.experiments import ScalingStudy, run_scaling_study
 from effnet.experiments.extrapolation import fit_power_law, judge, predict_error, predictions
-from effnet.trial import ProxySchedule
+from effnet.experiments.trial import ProxySchedule
 
 TINY = effnet.scale("efficientnet-b0-small", width=0.25, depth=0.1).replace(resolution=16, name="tiny")
 

@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 import effnet
-from effnet.inference import (
+from effnet.architecture.layers import SqueezeExcite
+from effnet.deploy.inference import (
     FrozenShapes,
     VectorSqueezeExcite,
     fold_batchnorm,
@@ -18,7 +19,6 @@ from effnet.inference import (
     optimize_for_inference,
     vectorize_squeeze_excite,
 )
-from effnet.layers import SqueezeExcite
 
 
 def tiny(name: str = "efficientnet-b0", **overrides) -> nn.Module:
@@ -143,7 +143,7 @@ def test_untraceable_model_falls_back_to_eager_with_a_warning() -> None:
 def test_a_fuser_failure_falls_back_to_the_unfused_graph(monkeypatch: pytest.MonkeyPatch) -> None:
     """oneDNN Graph can fail on a layout it does not support (seen for ShuffleNetV2's channel shuffle): the
     unfused frozen graph is used then, silently, and still equals the eager model."""
-    import effnet.inference as inference
+    import effnet.deploy.inference as inference
 
     real = inference._onednn_fusion
 
@@ -216,7 +216,7 @@ def test_predict_paths_agree(tmp_path, capsys) -> None:
     from PIL import Image
 
     from effnet.cli import main
-    from effnet.weights import save_pretrained
+    from effnet.hub.weights import save_pretrained
 
     save_pretrained(tiny(), tmp_path / "saved")
     image = tmp_path / "x.png"

@@ -15,20 +15,20 @@ import torch
 from torch import nn
 
 import effnet
+from effnet.architecture.operators import BlockContext
+from effnet.architecture.scaling import effective_coefficients, round_repeats
 from effnet.cli import main
 from effnet.data import make_splits, stratified_holdout
-from effnet.distributed import DistInfo, ResumableSampler
 from effnet.experiments import ScalingStudy, study_baseline
 from effnet.experiments.scaling import size_networks
 from effnet.experiments.scaling_report import comparisons
-from effnet.operators import BlockContext
-from effnet.scaling import effective_coefficients, round_repeats
+from effnet.experiments.stats import compare_family, holm, kendall_tau, paired_difference
+from effnet.experiments.trial import ProxySchedule, curve_rise
 from effnet.search import ArchitectureSearch, CoefficientSearch, SearchSpace
 from effnet.search.architecture import run_architecture_search
 from effnet.search.coefficients import PAPER, label, run_coefficient_search
-from effnet.stats import compare_family, holm, kendall_tau, paired_difference
 from effnet.train import load_recipe
-from effnet.trial import ProxySchedule, curve_rise
+from effnet.train.distributed import DistInfo, ResumableSampler
 
 TINY = effnet.scale("efficientnet-b0-small", width=0.25, depth=0.2).replace(resolution=16, name="tiny-small")
 
@@ -84,9 +84,9 @@ def _blocks() -> dict[str, nn.Module]:
     def ctx(in_ch: int) -> BlockContext:
         return BlockContext(in_ch, 1, 0.0, "relu", lambda c: nn.BatchNorm2d(c), "symmetric")
 
-    from effnet.blocks.resnet import _basic, _bottleneck
-    from effnet.blocks.xception import XceptionBlock
-    from effnet.layers import MBConv
+    from effnet.architecture.blocks.resnet import _basic, _bottleneck
+    from effnet.architecture.blocks.xception import XceptionBlock
+    from effnet.architecture.layers import MBConv
 
     return {"mbconv": MBConv(8, 8, 3, 1, 4.0, 0.25, norm=nn.BatchNorm2d, act="silu"),
             "basic": _basic(effnet.Stage("basic", 1, 3, 1, 8), ctx(8)),
@@ -105,7 +105,7 @@ def test_a_zero_initialised_residual_block_is_the_identity(name: str) -> None:
 
 
 def test_a_zero_initialised_shuffle_unit_passes_half_its_channels_and_zeroes_the_other() -> None:
-    from effnet.blocks.shufflenet import ShuffleUnit, channel_shuffle
+    from effnet.architecture.blocks.shufflenet import ShuffleUnit, channel_shuffle
 
     ctx = BlockContext(8, 1, 0.0, "relu", nn.BatchNorm2d, "symmetric")
     unit = ShuffleUnit(8, 8, 3, 1, ctx).eval()
@@ -163,7 +163,7 @@ def test_study_networks_record_nominal_and_effective_coefficients_with_the_task_
         assert network["effective_depth"] == effective_coefficients(spec, TINY)["depth"], name
 
 
-@pytest.mark.filterwarnings("ignore::effnet.scaling.ScalingWarning")
+@pytest.mark.filterwarnings("ignore::effnet.architecture.scaling.ScalingWarning")
 def test_the_coefficient_grid_keeps_candidates_by_real_macs_ratio_and_always_the_papers_point() -> None:
     base = study_baseline("efficientnet-b0-small", 16)
     search = CoefficientSearch(base, step=0.1, tolerance=0.1, num_classes=10)

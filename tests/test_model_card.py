@@ -22,11 +22,11 @@ from onnx import TensorProto, helper
 from PIL import Image
 
 import effnet
-from effnet.card import card_of, with_card
-from effnet.checkpoints import FORMAT
+from effnet.architecture.zoo import registry
 from effnet.cli import main
-from effnet.export import METADATA_KEY
-from effnet.source import (
+from effnet.deploy.export import METADATA_KEY
+from effnet.hub.checkpoints import FORMAT
+from effnet.hub.source import (
     OnnxFile,
     PretrainedFolder,
     RegisteredName,
@@ -35,7 +35,7 @@ from effnet.source import (
     WeightsFile,
     resolve_source,
 )
-from effnet.zoo import registry
+from effnet.model.card import card_of, with_card
 from test_data import make_fashion
 
 TINY = {"width": 0.25, "depth": 0.1, "image_size": 32}
@@ -113,8 +113,8 @@ class Spies:
 @pytest.fixture
 def spies(monkeypatch) -> Spies:
     spies = Spies(monkeypatch)
-    for owner, name in (("effnet.weights", "read_checkpoint"), ("effnet.weights", "read_config"),
-                        ("effnet.profiling", "analyze"), ("effnet.zoo.registry", "get_spec")):
+    for owner, name in (("effnet.hub.weights", "read_checkpoint"), ("effnet.hub.weights", "read_config"),
+                        ("effnet.architecture.profiling", "analyze"), ("effnet.architecture.zoo.registry", "get_spec")):
         spies.spy(owner, name)
     return spies
 

@@ -14,6 +14,8 @@ import pytest
 import torch
 
 import effnet
+from effnet.architecture.spec import LEGACY_TRAINING_FIELDS, NetSpec, current_format, legacy_training
+from effnet.architecture.training_defaults import TRAINING_FIELDS, TrainingDefaults
 from effnet.cli import main, make_parser
 from effnet.commands.options import proxy_from_args
 from effnet.engine import Engine
@@ -21,9 +23,7 @@ from effnet.errors import InputError, WeightsError
 from effnet.experiments.convergence import ConvergenceCheck
 from effnet.experiments.report import write_report
 from effnet.experiments.scaling import study_baseline
-from effnet.spec import LEGACY_TRAINING_FIELDS, NetSpec, current_format, legacy_training
 from effnet.train import TrainConfig, Trainer, load_recipe
-from effnet.training_defaults import TRAINING_FIELDS, TrainingDefaults
 from test_data import make_fashion
 
 OLD = Path(__file__).parent / "data" / "old-format"
@@ -43,7 +43,7 @@ def logits(model: torch.nn.Module) -> torch.Tensor:
 def settings(model: torch.nn.Module) -> TrainingDefaults:
     """The training settings a module was really built with, read from its layers."""
     momenta = {m.momentum for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)}
-    rates = [m.drop_path_rate for m in model.modules() if isinstance(m, effnet.layers.MBConv)]
+    rates = [m.drop_path_rate for m in model.modules() if isinstance(m, effnet.architecture.layers.MBConv)]
     assert len(momenta) == 1
     total = len(rates)  # the last block's rate is drop_path * (blocks - 1) / blocks
     return TrainingDefaults(model.dropout.p, round(rates[-1] * total / (total - 1), 9), momenta.pop())

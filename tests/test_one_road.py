@@ -110,7 +110,7 @@ def test_a_custom_operator_through_the_public_api_alone() -> None:
     model = effnet.build(spec, num_classes=5)
     profile = effnet.profile(spec, num_classes=5)
     assert profile.params == sum(p.numel() for p in model.parameters())
-    measured = effnet.profiling.measure(model, 64)
+    measured = effnet.architecture.profiling.measure(model, 64)
     assert measured.macs == profile.macs
     assert model.feature_info == [{"stage": 0, "channels": 16, "reduction": 8},
                                   {"stage": 1, "channels": 24, "reduction": 16}]

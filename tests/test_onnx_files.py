@@ -14,7 +14,7 @@ from PIL import Image
 
 import effnet
 from effnet.cli import main
-from effnet.export import export, read_onnx_metadata, verify
+from effnet.deploy.export import export, read_onnx_metadata, verify
 from test_data import make_fashion
 
 TINY = effnet.scale("efficientnet-b0-small", width=0.25, depth=0.1).replace(resolution=32, name="tiny")
@@ -33,13 +33,13 @@ def test_verification_uses_inputs_the_models_preprocessing_produces(saved: Path,
     model = effnet.load_model(saved)
     path = export(model, tmp_path / "m.onnx", "onnx")
     seen = []
-    real = effnet.export.load_exported
+    real = effnet.deploy.export.load_exported
 
     def spying(*args, **kwargs):
         runner = real(*args, **kwargs)
         return lambda images: seen.append(images) or runner(images)
 
-    monkeypatch.setattr(effnet.export, "load_exported", spying)
+    monkeypatch.setattr(effnet.deploy.export, "load_exported", spying)
     verify(model, path, "onnx")
     assert seen and all(float(x.min()) >= -1.0 - 1e-6 and float(x.max()) <= 1.0 + 1e-6 for x in seen)  # (p-.5)/.5
 
@@ -98,14 +98,14 @@ def test_quantize_uses_the_files_normalisation_and_refuses_other_classes(saved: 
 
 def test_the_onnxruntime_path_reuses_its_verified_export_and_bench_labels_its_rows(saved: Path, tmp_path: Path,
                                                                                  monkeypatch, capsys) -> None:
-    from effnet import bench
-    from effnet.export import to_onnxruntime
+    from effnet.deploy import bench
+    from effnet.deploy.export import to_onnxruntime
 
     monkeypatch.setenv("EFFNET_CACHE", str(tmp_path / "cache"))
     model = effnet.load_model(saved)
     exports = []
-    real = effnet.export.export
-    monkeypatch.setattr(effnet.export, "export", lambda *a, **k: exports.append(1) or real(*a, **k))
+    real = effnet.deploy.export.export
+    monkeypatch.setattr(effnet.deploy.export, "export", lambda *a, **k: exports.append(1) or real(*a, **k))
     first, second = to_onnxruntime(model), to_onnxruntime(model)
     assert len(exports) == 1 and len(list((tmp_path / "cache").glob("*.onnx"))) == 1  # the second one is reused
     x = torch.rand(1, 3, 32, 32)

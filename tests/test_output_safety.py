@@ -24,9 +24,9 @@ import torch
 from PIL import Image
 
 import effnet
-from effnet.checkpoints import load_checkpoint
 from effnet.cli import main
 from effnet.errors import OutputError
+from effnet.hub.checkpoints import load_checkpoint
 from effnet.outputs import atomic_path
 from test_data import make_fashion
 

@@ -52,7 +52,7 @@ def test_tf_same_padding_matches_timm_tf_port(size):
 
 def test_efficientnet_pytorch_naming_round_trip():
     """efficientnet_pytorch uses a flat block index (_blocks.N); convert ours to it and load it back."""
-    from effnet.adapters import foreign_names
+    from effnet.hub.adapters import foreign_names
 
     source = randomize_batchnorm(effnet.create_model("efficientnet-b2")).eval()
     names = foreign_names(source, "efficientnet_pytorch")
@@ -70,6 +70,6 @@ def test_stochastic_depth_rates_equal_torchvision(variant):
     peer = getattr(torchvision.models, f"efficientnet_{variant}")(weights=None)
     theirs = [m.p for m in peer.modules() if isinstance(m, torchvision.ops.StochasticDepth)]
     ours = [m.drop_path_rate for m in effnet.create_model(f"efficientnet-{variant}").modules()
-            if isinstance(m, effnet.layers.MBConv)]
+            if isinstance(m, effnet.architecture.layers.MBConv)]
     assert ours == pytest.approx(theirs, abs=1e-12)
     assert ours[0] == 0.0 and max(ours) < 0.2

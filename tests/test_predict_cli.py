@@ -16,9 +16,9 @@ from skimage import data
 import effnet
 from effnet.cli import main
 from effnet.data.transforms import eval_transform
-from effnet.prediction import predict
-from effnet.preprocessing import Preprocessing, load_image
-from effnet.pretrained import pretrained_entry
+from effnet.deploy.prediction import predict
+from effnet.hub.pretrained import pretrained_entry
+from effnet.model.preprocessing import Preprocessing, load_image
 
 CATS = range(281, 286)
 

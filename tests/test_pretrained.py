@@ -10,11 +10,11 @@ import torch
 from skimage import data
 
 import effnet
-from effnet.inference import optimize_for_inference
-from effnet.labels import class_names, imagenet_labels
-from effnet.prediction import model_preprocessing, predict, prepare
-from effnet.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
-from effnet.pretrained import list_pretrained, pretrained_entry, pretrained_spec_overrides
+from effnet.deploy.inference import optimize_for_inference
+from effnet.deploy.prediction import model_preprocessing, predict, prepare
+from effnet.hub.pretrained import list_pretrained, pretrained_entry, pretrained_spec_overrides
+from effnet.model.labels import class_names, imagenet_labels
+from effnet.model.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 
 CATS = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
 ESPRESSO = 967

@@ -1,6 +1,6 @@
 """Real pretrained Lite1 and Lite2: the installed TF-trained ImageNet weights classify scikit-image's photos, and
 their entries' settings (TF "same" padding, BN eps 1e-3, own input size and TF eval crop, (x-127)/128) reach the
-model. Evidence for the settings: benchmarks/lite_settings.py, figures in src/effnet/pretrained.py."""
+model. Evidence for the settings: benchmarks/lite_settings.py, figures in src/effnet/hub/pretrained.py."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import effnet
-from effnet.profiling import Profile, analyze, measure, pool_size
+from effnet.architecture.profiling import Profile, analyze, measure, pool_size
 
 
 def _table(paper: dict, key: str) -> dict[str, float]:

@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 
 from effnet.cli import main
+from effnet.deploy.export import OnnxRuntimeModel, export
+from effnet.deploy.quantize import Sample, calibration_samples, compare, labelled_samples, quantize_onnx
 from effnet.errors import InputError
-from effnet.export import OnnxRuntimeModel, export
-from effnet.preprocessing import Preprocessing
-from effnet.quantize import Sample, calibration_samples, compare, labelled_samples, quantize_onnx
+from effnet.model.preprocessing import Preprocessing
 from test_inference import tiny
 
 
@@ -158,7 +158,7 @@ def test_entropy_calibration_clips_ranges(tmp_path: Path) -> None:
 
 
 def test_auto_calibration_picks_the_closest_method_and_records_it(tmp_path: Path) -> None:
-    from effnet.quantize import calibration_report, divergence
+    from effnet.deploy.quantize import calibration_report, divergence
 
     fp32_path = export(tiny("efficientnet-b0"), tmp_path / "m.onnx", "onnx", resolution=64)
     calibration = calibration_samples("skimage", Preprocessing(64, crop_pct=64 / (64 + 32)), limit=12)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 import effnet
+from effnet.experiments.trial import ProxySchedule, train_trial
 from effnet.train import TrainConfig, Trainer, load_recipe
 from effnet.train.state import RunFolder
-from effnet.trial import ProxySchedule, train_trial
 from test_data import make_fashion
 
 SPEC = effnet.scale("efficientnet-b0-small", width=0.25, depth=0.1).replace(resolution=16, name="tiny")
@@ -95,7 +95,7 @@ CORRUPTIONS = {
 @pytest.mark.parametrize("case", sorted(CORRUPTIONS))
 def test_a_run_whose_state_becomes_unusable_stops_and_keeps_its_last_good_checkpoint(
         tmp_path: Path, data: Path, monkeypatch, case: str) -> None:
-    from effnet.checkpoints import load_checkpoint
+    from effnet.hub.checkpoints import load_checkpoint
     from effnet.train import TrainingDiverged
 
     real, steps = Trainer._optimizer_step, []

@@ -8,8 +8,8 @@ import warnings
 import pytest
 
 import effnet
-from effnet.scaling import ScalingWarning, dropout_for_phi
-from effnet.zoo.efficientnet import OFFICIAL_COEFFICIENTS
+from effnet.architecture.scaling import ScalingWarning, dropout_for_phi
+from effnet.architecture.zoo.efficientnet import OFFICIAL_COEFFICIENTS
 
 
 @pytest.mark.parametrize("phi", [-2.5, -1, 0, 0.5, 1, 2.5, 7])

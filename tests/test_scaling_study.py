@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 
 import effnet
+from effnet.architecture.spec import NetSpec
 from effnet.cli import main
 from effnet.experiments import ScalingStudy, study_baseline
 from effnet.experiments import scaling as scaling_experiment
 from effnet.experiments.scaling import size_networks
+from effnet.experiments.trial import ProxySchedule
 from effnet.search import CoefficientSearch
 from effnet.search.coefficients import write_family
-from effnet.spec import NetSpec
-from effnet.trial import ProxySchedule
 
 # A tiny baseline for the end-to-end runs: B0-small's layout at a tenth of its width and depth, 16 px.
 TINY = effnet.scale("efficientnet-b0-small", width=0.25, depth=0.2).replace(resolution=16, name="tiny-small")
@@ -149,7 +149,7 @@ def test_the_grid_mode_trains_width_under_fixed_depth_and_resolution(tmp_path: P
     assert (tmp_path / "grid" / "fig4_width_grid.png").is_file()
 
 
-@pytest.mark.filterwarnings("ignore::effnet.scaling.ScalingWarning")
+@pytest.mark.filterwarnings("ignore::effnet.architecture.scaling.ScalingWarning")
 def test_the_step1_grid_respects_the_constraint_and_step2_follows(tmp_path: Path, fashion_mnist: str,
                                                                    capsys) -> None:
     search = CoefficientSearch(TINY, step=0.1, tolerance=0.1, num_classes=10)

@@ -7,8 +7,8 @@ import random
 import pytest
 
 import effnet
-from effnet.profiling import analyze
-from effnet.spec import NetSpec, SpecError, Stage
+from effnet.architecture.profiling import analyze
+from effnet.architecture.spec import NetSpec, SpecError, Stage
 
 
 def test_b0_table_matches_paper_table1(paper):

@@ -11,12 +11,12 @@ import pytest
 import torch
 
 import effnet
+from effnet.architecture.scaling import dropout_for_phi
+from effnet.architecture.spec import SpecError
+from effnet.architecture.training_defaults import TrainingDefaults
+from effnet.architecture.zoo import training_defaults
 from effnet.cli import main
-from effnet.scaling import dropout_for_phi
-from effnet.spec import SpecError
 from effnet.train import TrainConfig, Trainer, load_recipe
-from effnet.training_defaults import TrainingDefaults
-from effnet.zoo import training_defaults
 
 TINY = {"width": 0.25, "depth": 0.1, "image_size": 32}
 

@@ -11,7 +11,7 @@ import torch
 
 import effnet
 from conftest import randomize_batchnorm
-from effnet.weights import WeightsError, safe_load
+from effnet.hub.weights import WeightsError, safe_load
 
 
 class _Exploit:

@@ -11,10 +11,10 @@ import pytest
 import torch
 
 import effnet
+from effnet.architecture.profiling import analyze
 from effnet.cli import main
-from effnet.pretrained import tensors_sha256
-from effnet.profiling import analyze
-from effnet.quantize import labelled_samples
+from effnet.deploy.quantize import labelled_samples
+from effnet.hub.pretrained import tensors_sha256
 
 
 def test_weights_are_tagged_and_a_tagged_name_works_wherever_a_name_does(capsys) -> None:
@@ -45,7 +45,7 @@ def test_each_entrys_metadata_matches_its_real_weights(name: str) -> None:
 
 
 def test_weights_trained_here_register_from_a_folder(tmp_path: Path, monkeypatch) -> None:
-    from effnet import pretrained
+    from effnet.hub import pretrained
 
     monkeypatch.setattr(pretrained, "_ENTRIES", dict(pretrained._ENTRIES))  # registered for this test only
     model = effnet.create_model("efficientnet-b0-small", num_classes=10)

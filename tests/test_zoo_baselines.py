@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import effnet
-from effnet.profiling import ProfileRow, analyze, measure
+from effnet.architecture.profiling import ProfileRow, analyze, measure
 
 TORCHVISION = {
     "resnet18": "resnet18", "resnet34": "resnet34", "resnet50": "resnet50", "resnet101": "resnet101",

@@ -2,25 +2,25 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .budget import BudgetFit, fit_budget
-from .build import EffNet, FeatureExtractor, build, zero_init_residuals
-from .card import ModelCard
-from .cost import Site, Tally
+from .architecture.budget import BudgetFit, fit_budget
+from .architecture.cost import Site, Tally
+from .architecture.operators import BlockContext, list_operators, register_operator
+from .architecture.profiling import Profile, profile
+from .architecture.scaling import ALPHA, BETA, GAMMA, compound, round_channels, round_repeats, round_resolution
+from .architecture.spec import NetSpec, SpecError, Stage
+from .architecture.zoo import get_spec, list_models
+from .deploy.inference import optimize_for_inference
+from .deploy.prediction import predict
 from .errors import InputError, OutputError, UnknownModelError, WeightsError
-from .inference import optimize_for_inference
-from .loader import create_model, from_pretrained, load_model, model_card
-from .operators import BlockContext, list_operators, register_operator
-from .prediction import predict
-from .preprocessing import Preprocessing
-from .pretrained import get_weights, list_pretrained, register_weights
-from .profiling import Profile, profile
-from .scaling import ALPHA, BETA, GAMMA, compound, round_channels, round_repeats, round_resolution
-from .source import resolve_source
-from .spec import NetSpec, SpecError, Stage
-from .specs import resolve_spec, scale
-from .weight_loading import LoadReport, load_weights
-from .weights import safe_load, save_pretrained
-from .zoo import get_spec, list_models
+from .hub.loader import create_model, from_pretrained, load_model, model_card
+from .hub.model_options import resolve_spec, scale
+from .hub.pretrained import get_weights, list_pretrained, register_weights
+from .hub.source import resolve_source
+from .hub.weight_loading import LoadReport, load_weights
+from .hub.weights import safe_load, save_pretrained
+from .model.build import EffNet, FeatureExtractor, build, zero_init_residuals
+from .model.card import ModelCard
+from .model.preprocessing import Preprocessing
 
 try:
     __version__ = version("effnet")

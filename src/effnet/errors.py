@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .spec import SpecError
+from .architecture.spec import SpecError
 
 _OPTION = re.compile("\u00ab([a-z_]+)(?:=([^\u00bb]*))?\u00bb")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..bench import PEER_LIBRARIES, RUNTIMES, bench, format_table, missing_peers, rows_to_dicts
+from ..deploy.bench import PEER_LIBRARIES, RUNTIMES, bench, format_table, missing_peers, rows_to_dicts
 from .options import positive_int, print_json
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 from ..errors import InputError
-from ..loader import load_model
+from ..hub.loader import load_model
+from ..model.preprocessing import load_image
 from ..outputs import check_output
-from ..preprocessing import load_image
 from ..viz.cam import METHODS, cam_grid, class_activation_map, overlay, save_png
 from .options import PADDINGS
 

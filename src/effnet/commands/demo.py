@@ -12,15 +12,15 @@ from typing import Any
 
 from torch import nn
 
+from ..architecture.profiling import analyze
+from ..architecture.scaling import compound, round_resolution
+from ..architecture.zoo import get_spec, training_defaults
+from ..deploy.prediction import predict
 from ..errors import InputError, WeightsError
 from ..experiments import ScalingStudy, run_scaling_study, study_baseline
 from ..experiments.scaling_report import FIGURES
 from ..experiments.smoke import SMOKE, smoke_proxy
-from ..loader import load_model
-from ..prediction import predict
-from ..profiling import analyze
-from ..scaling import compound, round_resolution
-from ..zoo import get_spec, training_defaults
+from ..hub.loader import load_model
 
 SAMPLES = ("chelsea", "coffee", "rocket", "camera", "astronaut")
 INSTALL = "pip install 'effnet[demo]' (from a clone: pip install -e '.[demo]')"

@@ -8,12 +8,12 @@ import argparse
 import torch
 from torch.utils.data import DataLoader, Subset
 
+from ..architecture.profiling import images_per_batch
 from ..data import VAL_SPLITS, View, eval_transform, make_dataset, make_splits
 from ..errors import InputError
-from ..evaluate import evaluate
 from ..outputs import printable
-from ..profiling import images_per_batch
 from ..train.config import default_channels_last, resolve_device
+from ..train.evaluate import evaluate
 from .options import add_model_options, add_threads_option, model_from_args, model_source, print_json, set_threads
 
 

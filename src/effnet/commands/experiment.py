@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..budget import METHODS
+from ..architecture.budget import METHODS
+from ..architecture.scaling import ALPHA, BETA, GAMMA, REPEAT_ROUNDINGS
 from ..errors import InputError
 from ..experiments import (
     Comparison,
@@ -26,7 +27,6 @@ from ..experiments.convergence import ConvergenceCheck, run_convergence_check
 from ..experiments.scaling import BUDGET_METRICS
 from ..experiments.scaling_report import FIGURES, REPORT, RESULTS
 from ..outputs import printable
-from ..scaling import ALPHA, BETA, GAMMA, REPEAT_ROUNDINGS
 from .options import add_engine_options, add_proxy_options, engine_kwargs, positive_int, proxy_from_args, run_study
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..deploy.export import FORMATS, VerificationError, check_format, export, export_resolution, verify
 from ..errors import for_cli
-from ..export import FORMATS, VerificationError, check_format, export, export_resolution, verify
 from ..outputs import check_output
 from .options import add_model_options, model_from_args
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..profiling import analyze
-from ..specs import resolve_model
+from ..architecture.profiling import analyze
+from ..hub.model_options import resolve_model
 from .options import add_scaling_options, print_json, scaling_kwargs
 
 

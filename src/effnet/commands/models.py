@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..pretrained import list_pretrained
-from ..profiling import analyze
-from ..zoo import get_spec, list_models
+from ..architecture.profiling import analyze
+from ..architecture.zoo import get_spec, list_models
+from ..hub.pretrained import list_pretrained
 from .options import print_json
 
 

@@ -13,12 +13,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..architecture.spec import PADDINGS
 from ..data import VAL_SPLITS
 from ..errors import InputError, StudyFailing
-from ..loader import WeightsSource, load_model
-from ..source import STORED, Source, resolve_source, resolve_weights
-from ..spec import PADDINGS
-from ..trial import ProxySchedule
+from ..experiments.trial import ProxySchedule
+from ..hub.loader import WeightsSource, load_model
+from ..hub.source import STORED, Source, resolve_source, resolve_weights
 
 __all__ = ["PADDINGS", "add_engine_options", "add_model_options", "add_proxy_options", "add_scaling_options",
            "engine_kwargs", "model_from_args", "model_source", "non_negative_int", "positive_int", "print_json",
@@ -149,7 +149,7 @@ def print_json(data: Any) -> None:
 
 
 def add_proxy_options(parser: argparse.ArgumentParser) -> None:
-    """The proxy schedule every trial of a study is trained with (`effnet.trial.ProxySchedule`)."""
+    """The proxy schedule every trial of a study is trained with (`effnet.experiments.trial.ProxySchedule`)."""
     group = parser.add_argument_group("proxy schedule (how each trial is trained and scored)")
     group.add_argument("--data", required=True, help="fashion-mnist, cifar10, cifar100 or an ImageFolder root")
     group.add_argument("--data-dir", help="where the named dataset's files are")

@@ -6,12 +6,12 @@ import argparse
 
 import torch
 
+from ..deploy.export import load_onnx, to_onnxruntime
+from ..deploy.inference import optimize_for_inference
+from ..deploy.prediction import check_images, predict
 from ..errors import InputError, WeightsError
-from ..export import load_onnx, to_onnxruntime
-from ..inference import optimize_for_inference
+from ..hub.source import OnnxFile
 from ..outputs import printable
-from ..prediction import check_images, predict
-from ..source import OnnxFile
 from .options import add_model_options, add_threads_option, model_from_args, model_source, print_json, set_threads
 
 

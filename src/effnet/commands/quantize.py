@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import InputError
-from ..export import OnnxRuntimeModel, read_onnx_metadata
-from ..loader import model_card
-from ..outputs import check_output
-from ..preprocessing import Preprocessing
-from ..quantize import (
+from ..deploy.export import OnnxRuntimeModel, read_onnx_metadata
+from ..deploy.quantize import (
     CALIBRATION_METHODS,
     calibration_report,
     calibration_samples,
@@ -18,6 +14,10 @@ from ..quantize import (
     labelled_samples,
     quantize_onnx,
 )
+from ..errors import InputError
+from ..hub.loader import model_card
+from ..model.preprocessing import Preprocessing
+from ..outputs import check_output
 from .options import print_json
 
 

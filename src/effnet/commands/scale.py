@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import argparse
 
-from ..budget import METHODS, fit_budget
-from ..profiling import analyze
-from ..spec import SpecError
-from ..specs import ModelOptions, resolve_model
+from ..architecture.budget import METHODS, fit_budget
+from ..architecture.profiling import analyze
+from ..architecture.spec import SpecError
+from ..hub.model_options import ModelOptions, resolve_model
 from .options import add_scaling_options, print_json, scaling_kwargs
 
 

@@ -6,10 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
-from ..budget import parse_budget
+from ..architecture.budget import parse_budget
+from ..architecture.scaling import REPEAT_ROUNDINGS
 from ..errors import InputError
 from ..experiments import study_baseline
-from ..scaling import REPEAT_ROUNDINGS
 from ..search import ArchitectureSearch, CoefficientSearch, SearchSpace, run_architecture_search, run_coefficient_search
 from ..search.architecture import BEST, CANDIDATES, COSTS, PARETO, SAMPLERS, TRAJECTORY
 from ..search.architecture import REPORT as ARCHITECTURE_REPORT

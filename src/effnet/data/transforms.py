@@ -11,7 +11,7 @@ import torch
 from torchvision.transforms import v2
 
 from ..errors import InputError
-from ..preprocessing import Preprocessing
+from ..model.preprocessing import Preprocessing
 
 POLICIES = ("autoaugment", "randaugment", "trivialaugment", "none")
 _INTERPOLATION = {"bicubic": v2.InterpolationMode.BICUBIC, "bilinear": v2.InterpolationMode.BILINEAR,

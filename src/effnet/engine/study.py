@@ -41,9 +41,9 @@ import optuna
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
+from ..architecture.spec import current_format
 from ..errors import InputError, StudyFailing, option
 from ..outputs import atomic_path
-from ..spec import current_format
 from .display import Display
 from .heartbeat import fail_stale
 from .plan import (

@@ -14,15 +14,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..budget import METHODS, fit_budget
+from ..architecture.budget import METHODS, fit_budget
+from ..architecture.spec import NetSpec, SpecError
+from ..architecture.zoo import get_spec
 from ..engine import MAX_SEEDS, Engine, Plan, TrialContext, check_count, run_experiment, summarize
 from ..errors import InputError
 from ..outputs import atomic_path
-from ..spec import NetSpec, SpecError
-from ..stats import compare_family, paired_difference
-from ..trial import ProxySchedule, check_data, curve_rise, spec_latency, spec_metrics, train_trial
-from ..zoo import get_spec
 from .plots import line_plot
+from .stats import compare_family, paired_difference
+from .trial import ProxySchedule, check_data, curve_rise, spec_latency, spec_metrics, train_trial
 
 KIND = "comparison"
 OBJECTIVE = "effnet.experiments.compare:objective"

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..architecture.spec import NetSpec
 from ..engine import MAX_SEEDS, Engine, Plan, TrialContext, check_count, run_experiment
 from ..errors import InputError
 from ..outputs import atomic_path
-from ..spec import NetSpec
-from ..stats import paired_difference
-from ..trial import ProxySchedule, check_data, curve_rise, spec_metrics, train_trial
+from .stats import paired_difference
+from .trial import ProxySchedule, check_data, curve_rise, spec_metrics, train_trial
 
 KIND = "convergence-check"
 OBJECTIVE = "effnet.experiments.convergence:objective"

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from ..stats import paired_difference
+from .stats import paired_difference
 
 
 def fit_power_law(macs: Sequence[float], errors: Sequence[float]) -> tuple[float, float] | None:

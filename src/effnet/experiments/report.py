@@ -7,14 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..architecture.spec import NetSpec
 from ..engine import STUDY_FILE
 from ..errors import InputError
 from ..outputs import atomic_path
 from ..search.coefficients import CoefficientSearch
 from ..search.coefficients import markdown as coefficient_markdown
-from ..spec import NetSpec
-from ..trial import ProxySchedule
 from . import compare, convergence, scaling_report
+from .trial import ProxySchedule
 
 RESULT_FILES = {"scaling-study": "results.json", "convergence-check": "results.json", "comparison": "results.json",
                 "coefficient-confirm": "results.json", "architecture-confirm": "results.json",

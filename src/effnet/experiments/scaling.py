@@ -18,15 +18,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..budget import METHODS, fit_budget
+from ..architecture.budget import METHODS, fit_budget
+from ..architecture.scaling import ALPHA, BETA, GAMMA, REPEAT_ROUNDINGS, effective_coefficients, scale_spec
+from ..architecture.spec import NetSpec, SpecError
+from ..architecture.zoo import SpecSource, get_spec
 from ..engine import MAX_SEEDS, Engine, Plan, TrialContext, check_count, run_experiment
 from ..errors import InputError
-from ..scaling import ALPHA, BETA, GAMMA, REPEAT_ROUNDINGS, effective_coefficients, scale_spec
-from ..spec import NetSpec, SpecError
-from ..trial import ProxySchedule, check_data, curve_rise, spec_latency, spec_metrics, train_trial
-from ..zoo import SpecSource, get_spec
 from .extrapolation import judge, predictions
 from .scaling_report import FIGURES, NETWORK_FIELDS, REPORT, RESULTS, write_outputs
+from .trial import ProxySchedule, check_data, curve_rise, spec_latency, spec_metrics, train_trial
 
 KIND = "scaling-study"
 BUDGET_METRICS = ("macs", "latency")

@@ -17,8 +17,8 @@ from typing import Any
 
 from ..engine import Engine, Record, summarize, throughput
 from ..outputs import atomic_path
-from ..stats import LEVEL, compare_family, kendall_tau
 from .plots import line_plot, panels
+from .stats import LEVEL, compare_family, kendall_tau
 
 RESULTS, REPORT = "results.json", "report.md"
 FIGURES = {"fig8": "fig8_accuracy_vs_macs.png", "fig3": "fig3_accuracy_vs_coefficient.png",

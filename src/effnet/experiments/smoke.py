@@ -3,10 +3,10 @@ about ten minutes with two workers on a 2-core CPU, never a result -- it shows t
 
 from __future__ import annotations
 
-from ..scaling import scale_spec
-from ..spec import NetSpec
-from ..trial import ProxySchedule
-from ..zoo import get_spec
+from ..architecture.scaling import scale_spec
+from ..architecture.spec import NetSpec
+from ..architecture.zoo import get_spec
+from .trial import ProxySchedule
 
 # The small-image B0 at 20 px, one epoch on 3,000 Fashion-MNIST training images, chosen on 1,000 held-out
 # validation images at four points of the schedule, scored once on 2,000 test images; two seeds so that the report

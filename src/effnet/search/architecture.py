@@ -25,6 +25,8 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from ..architecture.profiling import analyze
+from ..architecture.spec import NetSpec
 from ..engine import (
     MAX_SEEDS,
     MAX_TRIALS,
@@ -39,10 +41,8 @@ from ..engine import (
 from ..errors import InputError
 from ..experiments.compare import Comparison, run_comparison, winner
 from ..experiments.plots import line_plot, scatter
+from ..experiments.trial import ProxySchedule, check_data, spec_latency, spec_metrics, train_trial
 from ..outputs import atomic_path
-from ..profiling import analyze
-from ..spec import NetSpec
-from ..trial import ProxySchedule, check_data, spec_latency, spec_metrics, train_trial
 from .evolution import RegularizedEvolutionSampler
 from .space import BLOCKS, DEPTHS, KERNELS, SE_RATIOS, SKIPS, WIDTHS, SearchSpace, reward
 

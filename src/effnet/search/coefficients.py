@@ -23,16 +23,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from ..architecture.profiling import analyze
+from ..architecture.scaling import ALPHA, BETA, GAMMA, REPEAT_ROUNDINGS, ScalingWarning, scale_spec
+from ..architecture.spec import NetSpec, SpecError
 from ..engine import MAX_SEEDS, Engine, Plan, TrialContext, check_count, run_experiment, summarize
 from ..engine import PRUNERS as ENGINE_PRUNERS
 from ..errors import InputError
 from ..experiments.compare import Comparison, run_comparison, winner
 from ..experiments.plots import scatter
+from ..experiments.trial import ProxySchedule, check_data, spec_metrics, train_trial
 from ..outputs import atomic_path
-from ..profiling import analyze
-from ..scaling import ALPHA, BETA, GAMMA, REPEAT_ROUNDINGS, ScalingWarning, scale_spec
-from ..spec import NetSpec, SpecError
-from ..trial import ProxySchedule, check_data, spec_metrics, train_trial
 
 KIND, CONFIRM_KIND = "coefficient-search", "coefficient-confirm"
 OBJECTIVE = "effnet.search.coefficients:objective"

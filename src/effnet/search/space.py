@@ -18,9 +18,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..architecture.scaling import round_channels
+from ..architecture.spec import NetSpec, SpecError, Stage
 from ..errors import InputError
-from ..scaling import round_channels
-from ..spec import NetSpec, SpecError, Stage
 
 BLOCKS = ("conv", "dwsep", "mbconv1", "mbconv3", "mbconv6")
 KERNELS = (3, 5)

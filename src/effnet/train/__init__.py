@@ -1,4 +1,5 @@
-"""Training with the paper's recipe (Section 5.2) and transfer learning (Section 5.3), on one process or DDP."""
+"""Training with the paper's recipe (Section 5.2) and transfer learning (Section 5.3), on one process or DDP
+(`distributed.py`), and accuracy on a dataset (`evaluate.py`: each epoch's, and `effnet eval`'s)."""
 
 from .config import TrainConfig, TrainingDiverged, default_channels_last
 from .datasets import SeededDataset

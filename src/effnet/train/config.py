@@ -10,9 +10,9 @@ from typing import Any
 
 import torch
 
+from ..architecture.zoo import SpecSource
 from ..data import VAL_SPLITS
 from ..errors import InputError, OutputError
-from ..zoo import SpecSource
 from .recipe import PRESETS, Recipe
 
 # What a run writes into its folder (train.state writes the first three; the trainer the rest at the end).

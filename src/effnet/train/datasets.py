@@ -7,8 +7,8 @@ import torch
 from torch.utils.data import Dataset
 
 from ..data import Augmentation, eval_transform, make_splits, train_transform
-from ..distributed import epoch_seed
-from ..preprocessing import Preprocessing
+from ..model.preprocessing import Preprocessing
+from .distributed import epoch_seed
 
 
 class SeededDataset(Dataset):

@@ -23,26 +23,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..build import zero_init_residuals
-from ..card import with_card
+from ..architecture.profiling import images_per_batch
+from ..architecture.training_defaults import TRAINING_FIELDS
 from ..data import mixup
-from ..distributed import (
-    ResumableSampler,
-    ShardSampler,
-    all_reduce_sum,
-    barrier,
-    cleanup_distributed,
-    epoch_seed,
-    init_distributed,
-)
 from ..errors import InputError, WeightsError
-from ..evaluate import evaluate
-from ..loader import load_model
+from ..hub.loader import load_model
+from ..hub.weight_checks import state_problem
+from ..hub.weights import in_channels, save_pretrained
+from ..model.build import zero_init_residuals
+from ..model.card import with_card
 from ..outputs import format_duration, run_lock
-from ..profiling import images_per_batch
-from ..training_defaults import TRAINING_FIELDS
-from ..weight_checks import state_problem
-from ..weights import in_channels, save_pretrained
 from .config import (
     TrainConfig,
     TrainingDiverged,
@@ -53,7 +43,17 @@ from .config import (
     resolve_device,
 )
 from .datasets import RunData
+from .distributed import (
+    ResumableSampler,
+    ShardSampler,
+    all_reduce_sum,
+    barrier,
+    cleanup_distributed,
+    epoch_seed,
+    init_distributed,
+)
 from .ema import ModelEma
+from .evaluate import evaluate
 from .optim import build_optimizer, build_scheduler
 from .state import Progress as RunProgress
 from .state import RunFolder, make_checkpoint, restore_checkpoint, rng_state, set_rng_state, signature

@@ -20,12 +20,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checkpoints import FORMAT, checkpoint_spec, checkpoint_training, load_checkpoint
+from ..architecture.spec import NetSpec
+from ..architecture.training_defaults import TrainingDefaults
 from ..errors import InputError, OutputError, WeightsError, option
+from ..hub.checkpoints import FORMAT, checkpoint_spec, checkpoint_training, load_checkpoint
+from ..model.preprocessing import Preprocessing
 from ..outputs import atomic_path, disk_full, remove_stale_temps
-from ..preprocessing import Preprocessing
-from ..spec import NetSpec
-from ..training_defaults import TrainingDefaults
 
 LAST, BEST, METRICS = "last.pt", "best.pt", "metrics.jsonl"
 

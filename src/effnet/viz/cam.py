@@ -17,13 +17,13 @@ import torch
 from PIL import Image, ImageDraw
 from torch import nn
 
+from ..architecture.profiling import images_per_batch
+from ..architecture.spec import NetSpec
 from ..data.transforms import eval_transform
+from ..deploy.prediction import model_preprocessing
 from ..errors import InputError
+from ..model.preprocessing import Preprocessing, to_image
 from ..outputs import atomic_path, check_output
-from ..prediction import model_preprocessing
-from ..preprocessing import Preprocessing, to_image
-from ..profiling import images_per_batch
-from ..spec import NetSpec
 
 METHODS = ("auto", "cam", "gradcam")
 

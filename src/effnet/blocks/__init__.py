@@ -1,6 +1,0 @@
-"""The built-in stage operators, one module per block family. Importing this package registers each operator's
-module builder and its analytic cost formula in `effnet.operators`."""
-
-from . import efficientnet, mobilenet, resnet, shufflenet, squeezenet, xception
-
-__all__ = ["efficientnet", "mobilenet", "resnet", "shufflenet", "squeezenet", "xception"]
