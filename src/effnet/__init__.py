@@ -7,11 +7,12 @@ from .architecture.cost import Site, Tally
 from .architecture.operators import BlockContext, list_operators, register_operator
 from .architecture.profiling import Profile, profile
 from .architecture.scaling import ALPHA, BETA, GAMMA, compound, round_channels, round_repeats, round_resolution
-from .architecture.spec import NetSpec, SpecError, Stage
+from .architecture.spec import NetSpec, Stage
 from .architecture.zoo import get_spec, list_models
 from .deploy.inference import optimize_for_inference
 from .deploy.prediction import predict
-from .errors import InputError, OutputError, UnknownModelError, WeightsError
+from .errors import InputError, OutputError, SpecError, UnknownModelError, WeightsError
+from .hub.adapters import list_namings, register_naming
 from .hub.loader import create_model, from_pretrained, load_model, model_card
 from .hub.model_options import resolve_spec, scale
 from .hub.pretrained import get_weights, list_pretrained, register_weights
@@ -56,6 +57,7 @@ __all__ = [
     "get_spec",
     "get_weights",
     "list_models",
+    "list_namings",
     "list_operators",
     "list_pretrained",
     "load_model",
@@ -64,6 +66,7 @@ __all__ = [
     "optimize_for_inference",
     "predict",
     "profile",
+    "register_naming",
     "register_operator",
     "register_weights",
     "resolve_source",

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-from .architecture.spec import SpecError
-
 _OPTION = re.compile("\u00ab([a-z_]+)(?:=([^\u00bb]*))?\u00bb")
 
 
@@ -26,6 +24,10 @@ def for_cli(text: str) -> str:
         return name if match.group(2) is None else f"{name} {match.group(2)}"
 
     return _OPTION.sub(flag, text)
+
+
+class SpecError(ValueError):
+    """A spec, stage string or option that cannot describe a network."""
 
 
 class UnknownModelError(SpecError):

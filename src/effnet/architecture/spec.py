@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..errors import SpecError
+
 ACTIVATIONS = ("silu", "relu", "relu6", "hardswish", "gelu")
 PADDINGS = ("symmetric", "same")
 
@@ -27,10 +29,6 @@ LIMITS = {"repeats": 1024, "kernel": 31, "stride": 8, "channels": 32768, "groups
 # Training settings that specs written before issue 22 held next to the architecture: read and left out (they are
 # `effnet.architecture.training_defaults.TrainingDefaults` now).
 LEGACY_TRAINING_FIELDS = ("dropout", "drop_path", "bn_momentum")
-
-
-class SpecError(ValueError):
-    """A spec, stage string or option that cannot describe a network."""
 
 
 def _is_number(value: object) -> bool:
