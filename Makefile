@@ -83,10 +83,14 @@ chromium:
 	  echo "warning: could not install chromium; the dashboard's browser test will fail"; \
 	else echo "note: run 'apt-get install chromium' as root for the dashboard's browser test"; fi
 
+# The suite runs on TEST_WORKERS pytest-xdist workers (one torch thread each; tests/conftest.py): on this project's
+# 2-core machine, 2 workers took 7 min where one process took 12-13. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
+
 test: $(STAMP_TEST) | $(FASHION_MNIST) postgresql chromium $(OLDEST)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
-	PYTHONPATH=$(OLDEST) $(BIN)/python -m pytest -q -p no:cacheprovider $(OLDEST_TESTS) --optuna-version \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
+	PYTHONPATH=$(OLDEST) $(BIN)/python -m pytest -n $(TEST_WORKERS) -q -p no:cacheprovider $(OLDEST_TESTS) --optuna-version \
 	  $(OPTUNA_OLDEST) -k "(engine or postgres or worker or fail or folder or hyperband or confirm) and not best_value"
 
 lint: $(STAMP_TEST)

@@ -30,7 +30,9 @@ def expected_optuna(request: pytest.FixtureRequest) -> None:
 
         assert optuna.__version__ == wanted, f"testing Optuna {optuna.__version__}, not {wanted}"
 
-torch.set_num_threads(min(2, torch.get_num_threads()))
+# Under pytest-xdist (`make test` runs a worker per core) each worker computes on one thread, so the workers do not
+# oversubscribe the cores; a plain `pytest` keeps up to two.
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else min(2, torch.get_num_threads()))
 # verified ONNX exports are cached for reuse (effnet.deploy.export.cache_folder): in the tests, never in the user's home
 os.environ.setdefault("EFFNET_CACHE", tempfile.mkdtemp(prefix="effnet-test-cache-"))
 
