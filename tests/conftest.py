@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from effnet.architecture.profiling import analyze
+from effnet.experiments import compare, scaling
+from effnet.search import architecture
 from postgres import INSTALL_HINT, find_bin_dir, postgres_cluster
 
 REFERENCE = Path(__file__).parent / "reference"
@@ -35,6 +38,28 @@ def expected_optuna(request: pytest.FixtureRequest) -> None:
 torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else min(2, torch.get_num_threads()))
 # verified ONNX exports are cached for reuse (effnet.deploy.export.cache_folder): in the tests, never in the user's home
 os.environ.setdefault("EFFNET_CACHE", tempfile.mkdtemp(prefix="effnet-test-cache-"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "real_latency: measure networks' latency for real in studies and searches "
+                            "(other tests get a deterministic stand-in)")
+
+
+def stand_in_latency(spec, num_classes: int = 10, runs: int = 20) -> float:
+    """A latency (ms) computed from the spec instead of measured: 0.05 ms plus 1 ms per 10 M multiply-adds."""
+    return 0.05 + analyze(spec, num_classes=num_classes).macs / 1e7
+
+
+@pytest.fixture(autouse=True)
+def quick_latency(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Studies and searches record every network's latency on effnet's inference path, and tracing and freezing
+    that graph takes seconds per network: in this process, tests get a stand-in, except those marked
+    `real_latency` (one end-to-end study) and the unit tests of the measurement itself, so the real path stays
+    tested. Worker processes a test spawns measure for real."""
+    if request.node.get_closest_marker("real_latency") is not None:
+        return
+    for module in (scaling, compare, architecture):
+        monkeypatch.setattr(module, "spec_latency", stand_in_latency)
 
 
 @pytest.fixture(scope="session")

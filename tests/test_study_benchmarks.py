@@ -4,9 +4,12 @@ hour read back from a study folder."""
 from __future__ import annotations
 
 import json
+import runpy
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,19 +42,31 @@ def test_study_throughput_reads_a_finished_study(tmp_path: Path, fashion_mnist: 
     assert run("benchmarks/study_throughput.py", str(tmp_path)).returncode == 2
 
 
-def test_the_zero_init_and_multifidelity_benchmarks_run_at_tiny_settings(tmp_path: Path, fashion_mnist: str) -> None:
+def run_here(capsys, monkeypatch, name: str, *argv: str) -> tuple[int, str, str]:
+    """Run a benchmark script as `python benchmarks/NAME ...` would, in this process (so the suite's stand-in
+    latency applies; see conftest): (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", [name, *argv])
+    with pytest.raises(SystemExit) as stop:
+        runpy.run_path(str(ROOT / "benchmarks" / name), run_name="__main__")
+    out = capsys.readouterr()
+    return stop.value.code, out.out, out.err
+
+
+def test_the_zero_init_and_multifidelity_benchmarks_run_at_tiny_settings(tmp_path: Path, fashion_mnist: str, capsys,
+                                                                         monkeypatch) -> None:
     out = tmp_path / "zero.json"
-    result = run("benchmarks/zero_init.py", "--output", str(tmp_path / "zero"), "--seeds", "1", "--limit-train", "32",
-                 "--baseline-width", "0.25", "--data-dir", fashion_mnist, "--json", str(out))
-    assert result.returncode == 0, result.stderr
+    code, _, err = run_here(capsys, monkeypatch, "zero_init.py", "--output", str(tmp_path / "zero"), "--seeds", "1",
+                            "--limit-train", "32", "--baseline-width", "0.25", "--data-dir", fashion_mnist, "--json",
+                            str(out))
+    assert code == 0, err
     rows = json.loads(out.read_text())["rows"]
     assert [r["network"] for r in rows] == ["baseline 1x", "depth 2x", "depth 4x"]
     assert all(len(r["zero_init_val_top1"]) == len(r["tf_init_val_top1"]) == 1 for r in rows)
     out = tmp_path / "mf.json"
-    result = run("benchmarks/multifidelity.py", "--output", str(tmp_path / "mf"), "--limit-train", "32",
-                 "--baseline-width", "0.25", "--tolerance", "0.05", "--epochs", "1", "--val-points", "3",
-                 "--data-dir", fashion_mnist, "--json", str(out))
-    assert result.returncode == 0, result.stderr
+    code, stdout, err = run_here(capsys, monkeypatch, "multifidelity.py", "--output", str(tmp_path / "mf"),
+                                 "--limit-train", "32", "--baseline-width", "0.25", "--tolerance", "0.05", "--epochs",
+                                 "1", "--val-points", "3", "--data-dir", fashion_mnist, "--json", str(out))
+    assert code == 0, err
     summary = json.loads(out.read_text())
     assert summary["candidates"] >= 2 and summary["hyperband_steps"] <= summary["full_grid_steps"]
-    assert isinstance(summary["same_choice"], bool) and "Hyperband" in result.stdout
+    assert isinstance(summary["same_choice"], bool) and "Hyperband" in stdout
