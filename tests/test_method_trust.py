@@ -20,6 +20,7 @@ from effnet.architecture.scaling import effective_coefficients, round_repeats
 from effnet.cli import main
 from effnet.data import make_splits, stratified_holdout
 from effnet.experiments import ScalingStudy, study_baseline
+from effnet.experiments.convergence import ConvergenceCheck, summarize_check
 from effnet.experiments.scaling import size_networks
 from effnet.experiments.scaling_report import comparisons
 from effnet.experiments.stats import compare_family, holm, kendall_tau, paired_difference
@@ -383,3 +384,19 @@ def _spec_file(folder: Path) -> Path:
     path = folder / "tiny.json"
     path.write_text(TINY.to_json())
     return path
+
+
+@pytest.mark.parametrize(("longer", "verdict"), [
+    ((89.60, 89.95, 89.70), "converged: "),  # +0.24, +0.35, +0.30: the whole interval within 0.5
+    ((89.85, 89.48), "converged by the mean, not shown by the interval"),  # the recorded +0.49, -0.12
+    ((90.75, 91.00), "NOT converged"),  # +1.39, +1.40
+])
+def test_the_convergence_verdict_is_as_strong_as_its_interval(longer: tuple[float, ...], verdict: str) -> None:
+    shorter = (89.36, 89.60, 89.40)[: len(longer)]
+    check = ConvergenceCheck(TINY, ProxySchedule(epochs=6), seeds=len(longer))
+    rows = [{"epochs": 6, "seed": s, "val_top1": v, "seconds": 1.0} for s, v in enumerate(shorter)]
+    rows += [{"epochs": 12, "seed": s, "val_top1": v, "seconds": 2.0} for s, v in enumerate(longer)]
+    summary = summarize_check(rows, check)
+    assert summary["verdict"].startswith(verdict), summary["verdict"]
+    assert summary["converged_interval"] == (verdict == "converged: ")
+    assert summary["converged"] == (verdict != "NOT converged")

@@ -99,14 +99,24 @@ def summarize_check(rows: list[dict[str, Any]], check: ConvergenceCheck) -> dict
                    f"({'within' if abs(change['mean']) < check.tolerance else 'beyond'} {check.tolerance:g}); "
                    "a second seed is needed to say how sure that is")
     else:
-        converged = abs(change["mean"]) < check.tolerance
-        verdict = (f"{'converged' if converged else 'NOT converged'}: doubling the schedule changed val top-1 by "
-                   f"{change['mean']:+.2f} points (95% CI {change['low']:+.2f} to {change['high']:+.2f}, "
-                   f"{len(seeds)} seeds); tolerance {check.tolerance:g}")
+        tol = check.tolerance
+        per_seed = ", ".join(f"{by[(long, s)]['val_top1'] - by[(short, s)]['val_top1']:+.2f}" for s in seeds)
+        measured = (f"doubling the schedule changed val top-1 by {change['mean']:+.2f} points (95% CI "
+                    f"{change['low']:+.2f} to {change['high']:+.2f}, {len(seeds)} seeds: {per_seed}); "
+                    f"tolerance {tol:g}")
+        if -tol < change["low"] and change["high"] < tol:
+            verdict = f"converged: {measured}; the whole interval is within the tolerance"
+        elif abs(change["mean"]) < tol:
+            verdict = (f"converged by the mean, not shown by the interval: {measured}; more seeds would narrow the "
+                       "interval")
+        else:
+            verdict = f"NOT converged: {measured}"
     cost = {str(epochs): round(sum(r["seconds"] for r in rows if r["epochs"] == epochs)
                                / max(1, sum(r["epochs"] == epochs for r in rows)), 1) for epochs in (short, long)}
     return {"seeds": seeds, "change": change, "verdict": verdict, "seconds_per_trial": cost,
-            "converged": bool(seeds) and change["high"] is not None and abs(change["mean"]) < check.tolerance}
+            "converged": bool(seeds) and change["high"] is not None and abs(change["mean"]) < check.tolerance,
+            "converged_interval": bool(seeds) and change["high"] is not None
+            and -check.tolerance < change["low"] and change["high"] < check.tolerance}
 
 
 def write_outputs(engine: Engine, check: ConvergenceCheck, folder: Path, counts: dict[str, int]) -> dict[str, Any]:

@@ -62,8 +62,13 @@ def write_report(folder: str | Path, output: str | Path | None = None) -> list[P
                                                inputs["proxy"]["epochs"], note) if summary else {}
         written += [target / name for name in figures.values()]
         text = scaling_report.markdown({**data, "figures": figures})
-    elif kind == "convergence-check":
-        text = convergence.markdown(data)
+    elif kind == "convergence-check":  # the verdict is recomputed from the trials, under today's rule
+        inputs = data["inputs"]
+        check = convergence.ConvergenceCheck(NetSpec.from_dict(inputs["baseline"]),
+                                             ProxySchedule.from_dict(inputs["proxy"]), seeds=inputs["seeds"],
+                                             tolerance=inputs["tolerance"], factor=inputs["factor"],
+                                             num_classes=inputs.get("num_classes"))
+        text = convergence.markdown({**data, **convergence.summarize_check(data["trials"], check)})
     elif kind == "coefficient-search":
         inputs = data["inputs"]
         search = CoefficientSearch(NetSpec.from_dict(inputs["baseline"]), step=inputs["step"], low=inputs["low"],
