@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -16,13 +17,13 @@ from torch import nn
 
 import effnet
 from effnet.architecture.operators import BlockContext
-from effnet.architecture.scaling import effective_coefficients, round_repeats
+from effnet.architecture.scaling import ScalingWarning, effective_coefficients, round_repeats
 from effnet.cli import main
 from effnet.data import make_splits, stratified_holdout
 from effnet.experiments import ScalingStudy, study_baseline
 from effnet.experiments.convergence import ConvergenceCheck, summarize_check
 from effnet.experiments.scaling import size_networks
-from effnet.experiments.scaling_report import comparisons
+from effnet.experiments.scaling_report import comparisons, unequal_costs
 from effnet.experiments.stats import compare_family, holm, kendall_tau, paired_difference
 from effnet.experiments.trial import ProxySchedule, curve_rise
 from effnet.search import ArchitectureSearch, CoefficientSearch, SearchSpace
@@ -400,3 +401,34 @@ def test_the_convergence_verdict_is_as_strong_as_its_interval(longer: tuple[floa
     assert summary["verdict"].startswith(verdict), summary["verdict"]
     assert summary["converged_interval"] == (verdict == "converged: ")
     assert summary["converged"] == (verdict != "NOT converged")
+
+
+def test_a_verdict_between_networks_of_unequal_cost_says_so() -> None:
+    """With ceil rounding a small baseline's compound network can land a quarter below its budget (the full-size
+    baseline: 1.52x or 2.49x, never 2x); the report then says the verdict compares unequal compute."""
+    summary = [{"method": "compound", "budget": 2.0, "macs": 13.75e6}, {"method": "width", "budget": 2.0, "macs": 18e6},
+               {"method": "depth", "budget": 2.0, "macs": 18.7e6}, {"method": "compound", "budget": 4.0, "macs": 36e6},
+               {"method": "width", "budget": 4.0, "macs": 35e6}]
+    compare = [{"budget": 2.0, "against": "width"}, {"budget": 2.0, "against": "depth"},
+               {"budget": 4.0, "against": "width"}]
+    lines = unequal_costs(compare, summary)
+    assert len(lines) == 2 and all(line.startswith("- Not at equal cost: at 2x") for line in lines)
+    assert "(-24%)" in lines[0] and "(-26%)" in lines[1]
+
+
+def test_a_budget_rounding_cannot_reach_is_said_before_anything_trains() -> None:
+    """The recorded full-size baseline (B0-small at width 0.5, 16 px): with ceil repeat rounding compound scaling
+    jumps from 1x to 1.52x MACs at the smallest phi and next to 2.49x, so 2x is out of reach; nearest rounding
+    reaches it. The study warns at sizing time, before hours of training compare unequal compute."""
+    base = effnet.get_spec(str(Path(__file__).parents[1] / "docs/results/full-size/baseline.json"))
+    for rounding, warned in (("ceil", True), ("nearest", False)):
+        study = ScalingStudy(base, budgets=(2.0,), proxy=ProxySchedule(epochs=1), num_classes=10,
+                             repeat_rounding=rounding)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            networks = size_networks(study)
+        said = [str(w.message) for w in caught if issubclass(w.category, ScalingWarning)]
+        assert said == (["compound scaling reaches 2x MACs only within -24% (rounding leaves no closer network; "
+                         "nearest repeat rounding may get closer): its comparisons at this budget will be of unequal "
+                         "cost"] if warned else []), said
+        assert (abs(networks["compound@2x"]["error"]) > 0.2) == warned

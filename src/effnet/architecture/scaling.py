@@ -20,7 +20,8 @@ MIN_MULTIPLIER, MAX_MULTIPLIER = 1e-4, 1e4  # far outside any buildable network;
 
 
 class ScalingWarning(UserWarning):
-    """Coefficients that break the paper's alpha * beta^2 * gamma^2 ~= 2 constraint."""
+    """Scaling that will not do what was asked: coefficients that break the paper's alpha * beta^2 * gamma^2 ~= 2
+    constraint, or a budget that rounding lets a method reach only far off."""
 
 
 def compound(phi: float, alpha: float = ALPHA, beta: float = BETA, gamma: float = GAMMA,

@@ -13,19 +13,28 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..architecture.budget import METHODS, fit_budget
-from ..architecture.scaling import ALPHA, BETA, GAMMA, REPEAT_ROUNDINGS, effective_coefficients, scale_spec
+from ..architecture.scaling import (
+    ALPHA,
+    BETA,
+    GAMMA,
+    REPEAT_ROUNDINGS,
+    ScalingWarning,
+    effective_coefficients,
+    scale_spec,
+)
 from ..architecture.spec import NetSpec, SpecError
 from ..architecture.zoo import SpecSource, get_spec
 from ..engine import MAX_SEEDS, Engine, Plan, TrialContext, check_count, run_experiment
 from ..errors import InputError
 from .extrapolation import judge, predictions
-from .scaling_report import FIGURES, NETWORK_FIELDS, REPORT, RESULTS, write_outputs
+from .scaling_report import COST_TOLERANCE, FIGURES, NETWORK_FIELDS, REPORT, RESULTS, write_outputs
 from .trial import ProxySchedule, check_data, curve_rise, spec_latency, spec_metrics, train_trial
 
 KIND = "scaling-study"
@@ -189,6 +198,13 @@ def size_networks(study: ScalingStudy) -> dict[str, Any]:
                                  repeat_rounding=study.repeat_rounding)
             except SpecError as error:
                 raise InputError(f"{method} scaling cannot reach {budget:g}x: {error}") from None
+            if abs(fit.error) > COST_TOLERANCE:
+                hint = ("; nearest repeat rounding may get closer"
+                        if study.repeat_rounding == "ceil" and method in ("depth", "compound") else "")
+                metric = "MACs" if study.budget_metric == "macs" else study.budget_metric
+                warnings.warn(f"{method} scaling reaches {budget:g}x {metric} only within "
+                              f"{fit.error:+.0%} (rounding leaves no closer network{hint}): its comparisons at this "
+                              "budget will be of unequal cost", ScalingWarning, stacklevel=2)
             d0, w0, r0 = base.coefficients
             d, w, r = fit.spec.coefficients
             networks[f"{method}@{budget:g}x"] = {"spec": fit.spec.to_dict(), "coefficient": fit.coefficient,

@@ -30,6 +30,7 @@ TRIAL_FIELDS = ("method", "budget", "seed", "schedule_epochs", "depth", "width",
 DIMENSIONS = ("depth", "width", "resolution")
 NETWORK_FIELDS = ("depth", "width", "resolution", "effective_depth", "effective_width", "effective_resolution",
                   "image_size", "params", "macs", "activations", "latency_ms")
+COST_TOLERANCE = 0.1  # compared networks whose MACs differ by more than this are said not to be at equal cost
 ORDER = {"baseline": 0, "depth": 1, "width": 2, "resolution": 3, "compound": 4, "grid": 5}
 
 
@@ -254,6 +255,7 @@ def conclusion(compare: list[dict[str, Any]], summary: list[dict[str, Any]], spl
                      f"(Holm-corrected, family-wise error {1 - LEVEL:.0%}).")
     if any(c["n"] < 2 for c in compare):
         lines.append("- Some comparisons have a single seed: no interval and no verdict is possible for them.")
+    lines += unequal_costs(compare, summary)
     flagged = [e for e in summary if e["still_improving"]]
     if flagged:
         networks = ", ".join(f"{network_name((e['method'], e['budget']))} ({e['still_improving']} of {e['trials']})"
@@ -262,6 +264,22 @@ def conclusion(compare: list[dict[str, Any]], summary: list[dict[str, Any]], spl
                      "change with a longer schedule.")
     elif summary and all(e["curve_unknown"] == e["trials"] for e in summary):
         lines.append("- The learning curves have too few points to tell whether the schedule was long enough.")
+    return lines
+
+
+def unequal_costs(compare: list[dict[str, Any]], summary: list[dict[str, Any]]) -> list[str]:
+    """A line for each comparison whose two networks missed equal MACs by more than `COST_TOLERANCE`: rounding
+    (repeats, channels, pixels) makes MACs a step function, and on a small baseline a step can be a quarter of the
+    budget, so such a verdict compares unequal compute."""
+    macs = {(e["method"], e["budget"]): e["macs"] for e in summary}
+    lines = []
+    for c in compare:
+        mine, other = macs.get(("compound", c["budget"])), macs.get((c["against"], c["budget"]))
+        if mine and other and abs(mine / other - 1) > COST_TOLERANCE:
+            lines.append(f"- Not at equal cost: at {c['budget']:g}x compound has {mine / 1e6:.1f}M MACs and "
+                         f"{c['against']} {other / 1e6:.1f}M ({mine / other - 1:+.0%}); the rounding of repeats, "
+                         "channels and pixels leaves no closer network (nearest repeat rounding or another budget "
+                         "may), so this verdict compares unequal compute.")
     return lines
 
 
