@@ -26,7 +26,7 @@ SAMPLES = ("chelsea", "coffee", "rocket", "camera", "astronaut")
 INSTALL = "pip install 'effnet[demo]' (from a clone: pip install -e '.[demo]')"
 
 
-FULL_RESULT = "docs/results/scaling-study.md"
+FULL_RESULT = "docs/results/full-size/README.md"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -53,8 +53,8 @@ def smoke_study(output: str, workers: int, data_dir: str | None) -> int:
     print(f"depth vs width vs resolution vs compound; {settings['seeds']} seeds, 1 epoch on "
           f"{settings['limit_train']:,} training images, chosen on {settings['limit_val']:,} held-out validation "
           f"images, scored once on {settings['limit_test']:,} test images ({workers} workers; progress on stderr).")
-    print("Far too small to rank the methods: it shows the pipeline end to end. The recorded full-size result is in "
-          f"{FULL_RESULT}.")
+    print("Far too small to rank the methods: it shows the pipeline end to end. The full-size result on this machine, "
+          f"and where its runs stand, is in {FULL_RESULT}.")
     results = run_scaling_study(study, output, workers=workers, threads=1)
     print()
     print(f"{'method':<11}{'budget':>7}{'d':>6}{'d eff':>6}{'w':>6}{'px':>5}{'MMACs':>8}{'val top-1':>11}"
