@@ -181,6 +181,36 @@ def test_the_coefficient_grid_keeps_candidates_by_real_macs_ratio_and_always_the
     assert set(nominal_only) != set(candidates)  # the nominal product would have kept other networks
 
 
+@pytest.mark.filterwarnings("ignore::effnet.architecture.scaling.ScalingWarning")
+def test_grid_points_that_build_the_same_network_are_trained_once_and_named_together(
+        tmp_path: Path, fashion_mnist: str, monkeypatch) -> None:
+    """Nearest rounding leaves B0-small's repeats alone for alpha 1.0 and 1.1: (1.0, 1.1, 1.2) and (1.1, 1.1, 1.2)
+    are one network. Training both would spend a trial on nothing and let seed noise choose between copies."""
+    base = study_baseline("efficientnet-b0-small", 16)
+    search = CoefficientSearch(base, step=0.1, tolerance=0.1, seeds=2, confirm=0, repeat_rounding="nearest",
+                               proxy=ProxySchedule(data_dir=fashion_mnist, epochs=1, limit_train=32, limit_val=32))
+    networks = search.networks()
+    assert sorted(p for members in networks.values() for p in members) == search.candidates()  # a partition
+    assert len(networks) < len(search.candidates()) and (1.1, 1.1, 1.2) in networks[(1.1, 1.1, 1.2)]
+    assert networks[(1.1, 1.1, 1.2)] == [(1.0, 1.1, 1.2), (1.1, 1.1, 1.2)]  # 1.1 * 1.1^2 * 1.2^2 is nearer 2
+    twins = [effnet.create_model(search.network(*p), num_classes=10) for p in networks[(1.1, 1.1, 1.2)]]
+    assert [(k, v.shape) for k, v in twins[0].state_dict().items()] == [
+        (k, v.shape) for k, v in twins[1].state_dict().items()]
+    plan = search.plan()
+    assert len(plan.trials) == 2 * len(networks)
+    assert all((t["alpha"], t["beta"], t["gamma"]) in networks for t in plan.trials)
+    chosen = label(1.1, 1.1, 1.2)
+    monkeypatch.setattr("effnet.search.coefficients.train_trial", _fake_trial(
+        lambda spec, seed: (90.0 if _candidate(spec) == chosen else 70.0, 50.0)))
+    data = run_coefficient_search(search, tmp_path / "search", progress=False)
+    assert (data["alpha"], data["beta"], data["gamma"]) == (1.1, 1.1, 1.2)
+    assert data["best"]["same_network"] == [label(1.0, 1.1, 1.2)]
+    assert len(data["candidates"]) == len(networks) and all(r["trained"] == 2 for r in data["candidates"])
+    report = (tmp_path / "search" / "report.md").read_text()
+    assert f"{len(networks)} distinct phi = 1 networks (built by {len(search.candidates())} grid points" in report
+    assert "The same phi = 1 network is built by (1, 1.1, 1.2): Step 1 cannot tell them apart" in report
+
+
 # ----- 4. statistics ---------------------------------------------------------------------------------------------
 def test_a_paired_difference_has_the_student_t_interval() -> None:
     d = paired_difference([11.0, 12.0, 13.0], [10.0, 10.0, 10.0])  # differences 1, 2, 3
@@ -252,7 +282,7 @@ def test_the_coefficient_search_chooses_on_validation_and_the_confirm_phase_undo
     base = study_baseline("efficientnet-b0-small", 16)
     search = CoefficientSearch(base, step=0.1, tolerance=0.1, seeds=1, confirm=2, confirm_seeds=3,
                                proxy=ProxySchedule(data_dir=fashion_mnist, epochs=1, limit_train=32, limit_val=32))
-    candidates = search.candidates()
+    candidates = sorted(search.networks())  # one per distinct phi = 1 network
     assert len(candidates) >= 3
     (lucky, steady, test_best), chosen = (label(*c) for c in candidates[:3]), candidates[1]
 
@@ -283,7 +313,7 @@ def test_hyperband_prunes_weak_candidates_and_records_the_compute_saved(tmp_path
     base = study_baseline("efficientnet-b0-small", 16)
     search = CoefficientSearch(base, step=0.1, tolerance=0.3, seeds=1, confirm=0, pruner="hyperband",
                                proxy=ProxySchedule(data_dir=fashion_mnist, epochs=1, limit_train=32, limit_val=32))
-    ranks = {label(*c): i for i, c in enumerate(search.candidates())}
+    ranks = {label(*c): i for i, c in enumerate(sorted(search.networks()))}
     monkeypatch.setattr("effnet.search.coefficients.train_trial",
                         _fake_trial(lambda spec, seed: (90.0 - 2 * ranks[_candidate(spec)], 50.0)))
     data = run_coefficient_search(search, tmp_path / "mf", progress=False)

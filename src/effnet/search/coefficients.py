@@ -7,6 +7,13 @@ among them -- a winner that was luck on the grid's seeds does not survive it -- 
 be told from the runner-up. Step 2: fix the chosen coefficients and scale the baseline with phi = 1..N (spec
 files).
 
+Rounding makes many grid points build the same phi = 1 network (on a small baseline, alpha = 1.0, 1.05 and 1.1 can
+all leave every stage's repeats as they were). Such a network is trained once per seed, not once per grid point:
+training copies would spend compute on nothing and let seed noise pick among identical networks. Its row names
+every grid point that builds it; Step 1 cannot tell those apart, and the point that stands for them is the
+paper's if it is among them, else the one whose alpha * beta^2 * gamma^2 is nearest the target (its family
+grows closest to the constraint at larger phi).
+
 An Optuna pruner (successive halving or Hyperband over the validation points of each trial's schedule) can stop
 weak candidates early, so the long schedule is spent on promising ones; the report says how much was saved."""
 
@@ -125,6 +132,19 @@ class CoefficientSearch:
         kept = [p for p, ratio in self.ratios.items() if abs(ratio - self.target) <= self.tolerance + 1e-12]
         return sorted(set(kept) | ({PAPER} if PAPER in self.ratios else set()))
 
+    def networks(self) -> dict[tuple[float, float, float], list[tuple[float, float, float]]]:
+        """The distinct phi = 1 networks among the candidates: the point that stands for each (the paper's, else
+        the nearest product to the target) -> every candidate that builds it, in grid order."""
+        groups: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+        for point in self.candidates():
+            groups[architecture_key(self.network(*point))].append(point)
+
+        def standing(point: tuple[float, float, float]) -> tuple[bool, float, tuple[float, float, float]]:
+            a, b, g = point
+            return point != PAPER, abs(a * b * b * g * g - self.target), point
+
+        return {min(members, key=standing): members for members in groups.values()}
+
     def inputs(self) -> dict[str, Any]:
         return {"baseline": self.baseline.to_dict(), "step": self.step, "low": self.low, "high": self.high,
                 "tolerance": self.tolerance, "target": self.target, "seeds": self.seeds,
@@ -141,7 +161,7 @@ class CoefficientSearch:
             raise InputError(f"the grid keeps {len(candidates):,} candidates x {self.seeds} seeds, more than "
                              f"{MAX_CANDIDATES:,} trials; lower the tolerance or use a coarser step")
         trials = tuple({"alpha": a, "beta": b, "gamma": g, "seed": seed}
-                       for seed in range(self.seeds) for a, b, g in candidates)
+                       for seed in range(self.seeds) for a, b, g in sorted(self.networks()))
         pruner = None if self.pruner == "none" else self.pruner
         return Plan(KIND, self.inputs(), trials, pruner=pruner,
                     pruner_args={"max_resource": self.proxy.val_points} if pruner else {})
@@ -160,6 +180,15 @@ class CoefficientSearch:
         return write_outputs(engine, self, engine.output, counts)
 
 
+def architecture_key(spec: NetSpec) -> str:
+    """What a network is, without what it is called or which coefficients asked for it: two specs with the same
+    key build the same modules."""
+    fields = spec.to_dict()
+    fields.pop("name", None)
+    fields.pop("coefficients", None)
+    return json.dumps(fields, sort_keys=True)
+
+
 def label(alpha: float, beta: float, gamma: float) -> str:
     return f"a{alpha:g}-b{beta:g}-g{gamma:g}"
 
@@ -170,12 +199,14 @@ def parse_label(text: str) -> tuple[float, float, float]:
 
 
 def size_candidates(search: CoefficientSearch) -> dict[str, Any]:
-    """Every candidate's phi = 1 network, with its nominal product and real MACs ratio to the baseline."""
+    """Every distinct phi = 1 network, under the label of the point that stands for it: its spec, nominal
+    product, real MACs ratio to the baseline and the other grid points that build it (`same_network`)."""
     out = {}
-    for a, b, g in search.candidates():
+    for (a, b, g), members in search.networks().items():
         spec = search.network(a, b, g)
         out[label(a, b, g)] = {"spec": spec.to_dict(), "product": round(a * b * b * g * g, 6),
                                "macs_ratio": search.ratios[(a, b, g)], "paper": (a, b, g) == PAPER,
+                               "same_network": [label(*m) for m in members if m != (a, b, g)],
                                **spec_metrics(spec, search.num_classes or 10)}
     return out
 
@@ -241,7 +272,8 @@ def grid_rows(engine: Engine, search: CoefficientSearch) -> tuple[list[dict[str,
         vm, vs = summarize(val[key]) if val[key] else (None, None)
         tm, ts = summarize(test[key]) if test[key] else (None, None)
         rows.append({"label": key, "alpha": a, "beta": b, "gamma": g, "paper": info.get("paper", False),
-                     "product": info["product"], "macs_ratio": info["macs_ratio"], "params": info["params"],
+                     "same_network": info.get("same_network"), "product": info["product"],
+                     "macs_ratio": info["macs_ratio"], "params": info["params"],
                      "macs": info["macs"], "val_top1_mean": vm, "val_top1_std": vs, "test_top1_mean": tm,
                      "test_top1_std": ts, "trained": len(val[key]), "pruned": pruned[key]})
     planned = len(engine.plan.trials)
@@ -329,6 +361,27 @@ def write_family(baseline: NetSpec, alpha: float, beta: float, gamma: float, cou
     return family
 
 
+def networks_kept(rows: list[dict[str, Any]]) -> str:
+    """What the grid kept: distinct networks and the grid points they stand for (a record written before effnet
+    merged identical networks says only how many candidates it trained)."""
+    if any(r.get("same_network") is None for r in rows):
+        return f"{len(rows)} candidates"
+    points = sum(1 + len(r["same_network"]) for r in rows)
+    built = "" if points == len(rows) else f" (built by {points} grid points: rounding makes some the same network)"
+    return f"{len(rows)} distinct phi = 1 networks{built}"
+
+
+def same_as(best: dict[str, Any]) -> str:
+    """The grid points Step 1 cannot tell from the chosen one: they build the same phi = 1 network."""
+    others = best.get("same_network") or []
+    if not others:
+        return ""
+    points = ", ".join(f"({', '.join(f'{v:g}' for v in parse_label(m))})" for m in others)
+    return (f" The same phi = 1 network is built by {points}: Step 1 cannot tell them apart (they differ only at "
+            "larger phi); the point named stands for them (the paper's if among them, else the one whose "
+            "alpha * beta^2 * gamma^2 is nearest the target).")
+
+
 def _score(mean: float | None, std: float | None) -> str:
     return "-" if mean is None else f"{mean:.2f} +- {std:.2f}"
 
@@ -338,7 +391,7 @@ def markdown(data: dict[str, Any], search: CoefficientSearch) -> str:
     lines = [f"# Step-1 coefficient search: {search.baseline.name}", "",
              f"Grid {search.low:g}..{search.high:g} step {search.step:g}, kept where the phi = 1 network's real MACs "
              f"ratio is within {search.tolerance:g} of {search.target:g} (the paper's 1.2, 1.1, 1.15 always kept): "
-             f"{len(data['candidates'])} candidates, each trained at phi = 1 with {search.seeds} seed(s) on "
+             f"{networks_kept(data['candidates'])}, each trained at phi = 1 with {search.seeds} seed(s) on "
              f"`{proxy.data}` ({proxy.epochs} epoch(s), {proxy.limit_train or 'all'} training images, baseline at "
              f"{search.baseline.resolution} px), ranked on the validation split ({proxy.val_split}, "
              f"{proxy.limit_val or 'all'} images){', pruner ' + search.pruner if search.pruner != 'none' else ''}.",
@@ -353,7 +406,8 @@ def markdown(data: dict[str, Any], search: CoefficientSearch) -> str:
     if data["alpha"] is not None:
         lines += [f"Chosen: **alpha = {data['alpha']:g}, beta = {data['beta']:g}, gamma = {data['gamma']:g}** "
                   f"(paper: 1.2, 1.1, 1.15), by mean validation top-1"
-                  + (" in the confirm phase." if data.get("choice_source") == "confirm" else " on the grid."), ""]
+                  + (" in the confirm phase." if data.get("choice_source") == "confirm" else " on the grid.")
+                  + same_as(data["best"]), ""]
     elif counts["done"] < counts["planned"]:
         lines += [f"No choice yet: the grid has {counts['done']} of {counts['planned']} trials finished.", ""]
     elif search.confirm and confirm is None:
@@ -377,13 +431,15 @@ def markdown(data: dict[str, Any], search: CoefficientSearch) -> str:
             lines.append(f"The grid's best ({confirm['grid_winner']}) did not hold up in the confirm phase.")
         lines.append("")
     lines += ["## Grid (validation split; test for the record)", "",
-              "| alpha | beta | gamma | a b^2 g^2 | real MACs ratio | val top-1 | test top-1 | trained | pruned |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "| alpha | beta | gamma | a b^2 g^2 | real MACs ratio | val top-1 | test top-1 | trained | pruned | "
+              "same network |", "|---|---|---|---|---|---|---|---|---|---|"]
     for row in data["candidates"]:
         paper = " (paper)" if row["paper"] else ""
+        same = ", ".join(f"({', '.join(f'{v:g}' for v in parse_label(m))})" for m in row.get("same_network") or [])
         lines.append(f"| {row['alpha']:g}{paper} | {row['beta']:g} | {row['gamma']:g} | {row['product']:.3f} | "
                      f"{row['macs_ratio']:.3f} | {_score(row['val_top1_mean'], row['val_top1_std'])} | "
-                     f"{_score(row['test_top1_mean'], row['test_top1_std'])} | {row['trained']} | {row['pruned']} |")
+                     f"{_score(row['test_top1_mean'], row['test_top1_std'])} | {row['trained']} | {row['pruned']} | "
+                     f"{same or '-'} |")
     if data.get("family"):
         lines += ["", "## Step 2: the family", "", "| phi | file | resolution | params | MACs |",
                   "|---|---|---|---|---|"]
@@ -392,5 +448,5 @@ def markdown(data: dict[str, Any], search: CoefficientSearch) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["CONFIRM_KIND", "KIND", "PAPER", "PRUNERS", "CoefficientSearch", "label", "objective",
+__all__ = ["CONFIRM_KIND", "KIND", "PAPER", "PRUNERS", "CoefficientSearch", "architecture_key", "label", "objective",
            "run_coefficient_search", "size_candidates", "write_family"]
