@@ -209,6 +209,7 @@ def test_grid_points_that_build_the_same_network_are_trained_once_and_named_toge
     report = (tmp_path / "search" / "report.md").read_text()
     assert f"{len(networks)} distinct phi = 1 networks (built by {len(search.candidates())} grid points" in report
     assert "The same phi = 1 network is built by (1, 1.1, 1.2): Step 1 cannot tell them apart" in report
+    assert "Not at equal cost: the paper's (1.2, 1.1, 1.15) builds 2." in report  # 2.3x after nearest rounding
 
 
 # ----- 4. statistics ---------------------------------------------------------------------------------------------

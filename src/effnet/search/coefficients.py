@@ -401,6 +401,11 @@ def markdown(data: dict[str, Any], search: CoefficientSearch) -> str:
         lines.append(f"Multi-fidelity: {compute['trials_pruned']} of {compute['trials']} trials pruned; the grid "
                      f"trained {compute['steps_trained']:,} steps, {compute['fraction_of_full_grid']:.0%} of the "
                      f"{compute['steps_full_grid']:,} the full grid would have.")
+    paper = next((r for r in data["candidates"] if r["paper"]), None)
+    if paper is not None and abs(paper["macs_ratio"] - search.target) > search.tolerance + 1e-12:
+        lines.append(f"Not at equal cost: the paper's (1.2, 1.1, 1.15) builds {paper['macs_ratio']:.2f}x the "
+                     f"baseline's MACs here (rounding), outside the tolerance; it is kept for comparison, at "
+                     f"{paper['macs_ratio'] / search.target - 1:+.0%} compute against the target.")
     lines.append("")
     confirm = data.get("confirm")
     if data["alpha"] is not None:
