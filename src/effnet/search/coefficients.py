@@ -361,6 +361,11 @@ def write_family(baseline: NetSpec, alpha: float, beta: float, gamma: float, cou
     return family
 
 
+def points_text(labels: list[str]) -> str:
+    """Grid points as the reader knows them: "(1, 1.1, 1.2), (1.05, 1.1, 1.2)"."""
+    return ", ".join(f"({', '.join(f'{v:g}' for v in parse_label(text))})" for text in labels)
+
+
 def networks_kept(rows: list[dict[str, Any]]) -> str:
     """What the grid kept: distinct networks and the grid points they stand for (a record written before effnet
     merged identical networks says only how many candidates it trained)."""
@@ -376,10 +381,9 @@ def same_as(best: dict[str, Any]) -> str:
     others = best.get("same_network") or []
     if not others:
         return ""
-    points = ", ".join(f"({', '.join(f'{v:g}' for v in parse_label(m))})" for m in others)
-    return (f" The same phi = 1 network is built by {points}: Step 1 cannot tell them apart (they differ only at "
-            "larger phi); the point named stands for them (the paper's if among them, else the one whose "
-            "alpha * beta^2 * gamma^2 is nearest the target).")
+    return (f" The same phi = 1 network is built by {points_text(others)}: Step 1 cannot tell them apart (they "
+            "differ only at larger phi); the point named stands for them (the paper's if among them, else the one "
+            "whose alpha * beta^2 * gamma^2 is nearest the target).")
 
 
 def _score(mean: float | None, std: float | None) -> str:
@@ -440,7 +444,7 @@ def markdown(data: dict[str, Any], search: CoefficientSearch) -> str:
               "same network |", "|---|---|---|---|---|---|---|---|---|---|"]
     for row in data["candidates"]:
         paper = " (paper)" if row["paper"] else ""
-        same = ", ".join(f"({', '.join(f'{v:g}' for v in parse_label(m))})" for m in row.get("same_network") or [])
+        same = points_text(row.get("same_network") or [])
         lines.append(f"| {row['alpha']:g}{paper} | {row['beta']:g} | {row['gamma']:g} | {row['product']:.3f} | "
                      f"{row['macs_ratio']:.3f} | {_score(row['val_top1_mean'], row['val_top1_std'])} | "
                      f"{_score(row['test_top1_mean'], row['test_top1_std'])} | {row['trained']} | {row['pruned']} | "
