@@ -156,6 +156,21 @@ def test_effective_coefficients_show_what_ceil_rounding_builds() -> None:
         round_repeats(2, 1.5, "up")
 
 
+def test_repeat_rounding_is_a_model_option_and_a_scale_flag(tmp_path: Path, capsys) -> None:
+    """Step 2 compares the chosen family with the paper's coefficients at the same phi, both rounded alike: the
+    paper's network must be writable with nearest rounding too, from Python and from `effnet scale`."""
+    base = study_baseline("efficientnet-b0-small", 16)
+    spec = tmp_path / "base.json"
+    spec.write_text(base.to_json())
+    expected = effnet.scale(base, phi=1, repeat_rounding="nearest")
+    assert effnet.resolve_spec(spec, phi=1, repeat_rounding="nearest").stages == expected.stages
+    assert effnet.resolve_spec(spec, phi=1).stages != expected.stages  # ceil: every single-block stage doubles
+    assert main(["scale", str(spec), "--phi", "1", "--repeat-rounding", "nearest", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["spec"]["stages"] == [s.encode() for s in expected.stages]
+    assert main(["scale", str(spec), "--target-macs", "2x", "--repeat-rounding", "nearest", "--json"]) == 0
+    assert abs(json.loads(capsys.readouterr().out)["fit"]["error"]) < 0.1
+
+
 def test_study_networks_record_nominal_and_effective_coefficients_with_the_task_classifier() -> None:
     study = ScalingStudy(TINY, budgets=(2.0,), proxy=ProxySchedule(epochs=1), num_classes=10)
     networks = size_networks(study)

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..architecture.scaling import REPEAT_ROUNDINGS
 from ..architecture.spec import PADDINGS
 from ..data import VAL_SPLITS
 from ..errors import InputError, StudyFailing
@@ -36,12 +37,15 @@ def add_scaling_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--alpha", type=float, default=None, help="depth base of --phi (default 1.2)")
     group.add_argument("--beta", type=float, default=None, help="width base of --phi (default 1.1)")
     group.add_argument("--gamma", type=float, default=None, help="resolution base of --phi (default 1.15)")
+    group.add_argument("--repeat-rounding", dest="repeat_rounding", choices=REPEAT_ROUNDINGS, default=None,
+                       help="how scaled repeats round: ceil (the paper's, default) or nearest")
 
 
 def scaling_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The scaling options the user gave, as `load_model`/`resolve_spec` keywords (None = not given)."""
     return {"phi": args.phi, "depth": args.depth, "width": args.width, "resolution": args.resolution_mult,
-            "image_size": args.resolution, "alpha": args.alpha, "beta": args.beta, "gamma": args.gamma}
+            "image_size": args.resolution, "alpha": args.alpha, "beta": args.beta, "gamma": args.gamma,
+            "repeat_rounding": args.repeat_rounding}
 
 
 def add_model_options(parser: argparse.ArgumentParser, *, default: str | None = None, scaling: bool = True,

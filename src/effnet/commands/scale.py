@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
         if any(options[key] is not None for key in ("phi", "depth", "width", "resolution", "image_size")):
             raise SpecError("--target-macs solves for the coefficient; do not also pass --phi/--depth/--width/...")
         base, training = resolve_model(args.model)
-        fit = fit_budget(base, args.target_macs, args.method)
+        fit = fit_budget(base, args.target_macs, args.method, repeat_rounding=args.repeat_rounding or "ceil")
         spec = fit.spec
         if fit.method == "compound":  # the coefficient found is phi: the model trains like any compound one
             training = ModelOptions(scaling={"phi": fit.coefficient}).training_defaults(training, base)

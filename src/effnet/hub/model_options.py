@@ -14,7 +14,7 @@ from ..architecture.training_defaults import TRAINING_FIELDS, TrainingDefaults
 from .source import SourceLike, resolve_source, spec_of
 
 SCALE_KEYS = ("phi", "depth", "width", "resolution", "image_size", "alpha", "beta", "gamma", "fix_stem_head",
-              "fix_first_last_depth")
+              "fix_first_last_depth", "repeat_rounding")
 SPEC_KEYS = frozenset(f.name for f in fields(NetSpec)) - {"name", "stem", "stages", "head"}
 TRAINING_KEYS = frozenset(TRAINING_FIELDS)
 # Spec fields that change what a network computes but not the shapes of its weights: the only ones that may be set on
