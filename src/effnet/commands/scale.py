@@ -8,7 +8,7 @@ import argparse
 from ..architecture.budget import METHODS, fit_budget
 from ..architecture.profiling import analyze
 from ..architecture.spec import SpecError
-from ..hub.model_options import ModelOptions, resolve_model
+from ..hub.model_options import ModelOptions, given, resolve_model
 from .options import add_scaling_options, print_json, scaling_kwargs
 
 
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
         if any(options[key] is not None for key in ("phi", "depth", "width", "resolution", "image_size")):
             raise SpecError("--target-macs solves for the coefficient; do not also pass --phi/--depth/--width/...")
         base, training = resolve_model(args.model)
-        fit = fit_budget(base, args.target_macs, args.method, repeat_rounding=args.repeat_rounding or "ceil")
+        fit = fit_budget(base, args.target_macs, args.method, **given({"repeat_rounding": args.repeat_rounding}))
         spec = fit.spec
         if fit.method == "compound":  # the coefficient found is phi: the model trains like any compound one
             training = ModelOptions(scaling={"phi": fit.coefficient}).training_defaults(training, base)

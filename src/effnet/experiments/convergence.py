@@ -104,7 +104,7 @@ def summarize_check(rows: list[dict[str, Any]], check: ConvergenceCheck) -> dict
         measured = (f"doubling the schedule changed val top-1 by {change['mean']:+.2f} points (95% CI "
                     f"{change['low']:+.2f} to {change['high']:+.2f}, {len(seeds)} seeds: {per_seed}); "
                     f"tolerance {tol:g}")
-        if -tol < change["low"] and change["high"] < tol:
+        if within_interval(change, tol):
             verdict = f"converged: {measured}; the whole interval is within the tolerance"
         elif abs(change["mean"]) < tol:
             verdict = (f"converged by the mean, not shown by the interval: {measured}; more seeds would narrow the "
@@ -116,7 +116,13 @@ def summarize_check(rows: list[dict[str, Any]], check: ConvergenceCheck) -> dict
     return {"seeds": seeds, "change": change, "verdict": verdict, "seconds_per_trial": cost,
             "converged": bool(seeds) and change["high"] is not None and abs(change["mean"]) < check.tolerance,
             "converged_interval": bool(seeds) and change["high"] is not None
-            and -check.tolerance < change["low"] and change["high"] < check.tolerance}
+            and within_interval(change, check.tolerance)}
+
+
+def within_interval(change: dict[str, Any], tolerance: float) -> bool:
+    """Whether the whole 95% interval of the change lies within +-`tolerance`: convergence shown, not only by the
+    mean."""
+    return -tolerance < change["low"] and change["high"] < tolerance
 
 
 def write_outputs(engine: Engine, check: ConvergenceCheck, folder: Path, counts: dict[str, int]) -> dict[str, Any]:
