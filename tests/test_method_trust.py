@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 import warnings
 from pathlib import Path
@@ -22,13 +23,14 @@ from effnet.cli import main
 from effnet.data import make_splits, stratified_holdout
 from effnet.experiments import ScalingStudy, study_baseline
 from effnet.experiments.convergence import ConvergenceCheck, summarize_check
+from effnet.experiments.report import write_report
 from effnet.experiments.scaling import size_networks
 from effnet.experiments.scaling_report import comparisons, unequal_costs
 from effnet.experiments.stats import compare_family, holm, kendall_tau, paired_difference
 from effnet.experiments.trial import ProxySchedule, curve_rise
 from effnet.search import ArchitectureSearch, CoefficientSearch, SearchSpace
 from effnet.search.architecture import run_architecture_search
-from effnet.search.coefficients import PAPER, label, run_coefficient_search
+from effnet.search.coefficients import PAPER, family_comparison, family_spec, label, run_coefficient_search
 from effnet.train import load_recipe
 from effnet.train.distributed import DistInfo, ResumableSampler
 
@@ -322,6 +324,60 @@ def test_the_coefficient_search_chooses_on_validation_and_the_confirm_phase_undo
     report = (tmp_path / "search" / "report.md").read_text()
     assert "did not hold up in the confirm phase" in report
     assert (tmp_path / "search" / "confirm" / "results.json").is_file()
+
+
+def test_step2_trains_the_chosen_family_against_the_papers_with_fresh_seeds_paired_and_corrected(
+        tmp_path: Path, fashion_mnist: str, monkeypatch) -> None:
+    """Step 2 as the paper's claim needs it: the chosen coefficients' phi = 1..N against the paper's at the same phi,
+    rounded alike, on the grid's proxy; seeds the choice was not made on; one verdict per phi, Holm-corrected."""
+    base = study_baseline("efficientnet-b0-small", 16)
+    search = CoefficientSearch(base, step=0.1, tolerance=0.1, seeds=1, confirm=2, confirm_seeds=2, family=2,
+                               family_seeds=3, repeat_rounding="nearest",
+                               proxy=ProxySchedule(data_dir=fashion_mnist, epochs=1, limit_train=32, limit_val=32))
+    best = next(c for c in sorted(search.networks()) if c != PAPER)
+    seen = []
+
+    def scores(spec, seed):
+        member = re.search(r"-a([\d.]+)-b([\d.]+)-g([\d.]+)-phi(\d+)$", spec.name)
+        if member is None:  # a grid or confirm candidate at phi = 1
+            return (90.0 if _candidate(spec) == label(*best) else 80.0), 70.0
+        seen.append(seed)
+        chosen = tuple(float(v) for v in member.groups()[:3]) == best
+        phi = int(member.group(4))
+        noise = (0.0, 3.0, -2.0)[seed - 3]  # seed effects far larger than the difference
+        gain = (2.0 + 0.1 * seed) if chosen and phi == 1 else 0.05 * (seed - 4) if chosen else 0.0
+        return 80.0 + noise + gain, 75.0 + noise + gain
+
+    for module in ("effnet.search.coefficients", "effnet.experiments.compare"):
+        monkeypatch.setattr(f"{module}.train_trial", _fake_trial(scores))
+    data = run_coefficient_search(search, tmp_path / "search", progress=False)
+    assert (data["alpha"], data["beta"], data["gamma"]) == best
+    assert sorted(set(seen)) == [3, 4, 5]  # after the grid's seed 0 and the confirm phase's 1, 2
+    step2 = data["family_comparison"]
+    assert [r["phi"] for r in step2["rows"]] == [1, 2] and step2["first_seed"] == 3 and step2["score_split"] == "test"
+    first, second = (r["difference"] for r in step2["rows"])
+    assert first["verdict"] == "better" and first["mean"] == pytest.approx(2.4) and first["n"] == 3
+    assert second["verdict"] == "not distinguishable" and second["p_holm"] >= second["p"]
+    for row in step2["rows"]:  # both members built by the same rounding as the family files
+        assert row["chosen_macs"] == effnet.profile(
+            family_spec(base, best, row["phi"], "nearest"), num_classes=10).macs
+        assert row["paper_macs"] == effnet.profile(family_spec(base, PAPER, row["phi"], "nearest"),
+                                                   num_classes=10).macs
+    report = (tmp_path / "search" / "report.md").read_text()
+    assert "## Step 2: the chosen family against the paper's (1.2, 1.1, 1.15) at the same phi" in report
+    assert "from seed 3: none of the seeds the choice was made on" in report and "| better |" in report
+    written = tmp_path / "again"
+    write_report(tmp_path / "search", written)  # regenerated from coefficients.json alone
+    assert (written / "report.md").read_text() == report
+    write_report(tmp_path / "search" / "step2", written)  # and the comparison's own report, with its pairs
+    assert "| chosen-phi1 | paper-phi1 | +2.40 [" in (written / "report.md").read_text()
+    count = len(seen)
+    assert run_coefficient_search(search, tmp_path / "search", progress=False)["family_comparison"] == step2
+    assert len(seen) == count  # resumed: nothing trained again
+    # the paper's own coefficients have nothing to be compared with; family-seeds needs a family
+    assert family_comparison(search, {"alpha": 1.2, "beta": 1.1, "gamma": 1.15}) is None
+    with pytest.raises(effnet.InputError, match="family-seeds trains Step 2's family"):
+        CoefficientSearch(base, family_seeds=3)
 
 
 def test_hyperband_prunes_weak_candidates_and_records_the_compute_saved(tmp_path: Path, fashion_mnist: str,

@@ -41,6 +41,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                               help="keep |alpha * beta^2 * gamma^2 - 2| <= this (default 0.1)")
     coefficients.add_argument("--family", type=positive_int, default=None,
                               help="also write the family phi = 1..N with the chosen coefficients (Step 2)")
+    coefficients.add_argument("--family-seeds", type=non_negative_int, default=0, metavar="N",
+                              help="Step 2's comparison: train the family against the paper's coefficients at each "
+                                   "phi with N fresh seeds, paired (default 0: spec files only)")
     coefficients.add_argument("--prune", choices=PRUNERS, default="none",
                               help="stop weak candidates early with an Optuna pruner over each trial's validation "
                               "points: median, halving (successive halving) or hyperband (default none: the full "
@@ -90,8 +93,9 @@ def run(args: argparse.Namespace) -> int:
     proxy = proxy_from_args(args)
     search = CoefficientSearch(study_baseline(args.baseline, proxy.resolution), step=args.step, low=args.low,
                                high=args.high, tolerance=args.tolerance, seeds=args.seeds, proxy=proxy,
-                               family=args.family or 0, pruner=args.prune, confirm=args.confirm,
-                               confirm_seeds=args.confirm_seeds, repeat_rounding=args.repeat_rounding)
+                               family=args.family or 0, family_seeds=args.family_seeds, pruner=args.prune,
+                               confirm=args.confirm, confirm_seeds=args.confirm_seeds,
+                               repeat_rounding=args.repeat_rounding)
     code = run_study(args, lambda: run_coefficient_search(search, args.output, **engine_kwargs(args)), REPORT,
                      COEFFICIENTS, FIGURE)
     return code if code else (0 if _chosen(Path(args.output) / COEFFICIENTS) else 1)

@@ -3,8 +3,9 @@ optionally sized first to the same MACs as one of them (`fit_budget`). This is h
 hand-designed baselines of its cost, how a family's members are checked against each other, and the confirm phase
 of both searches: their top candidates trained again with fresh seeds (`first_seed`), chosen on validation.
 
-Every network is compared with the reference (the `size_to` network, or the first) in pairs by seed: the mean
-difference, its 95% Student-t interval and a Holm-corrected verdict."""
+Every network is compared with the reference (the `size_to` network, or the first) in pairs by seed -- or, with
+`pairs`, each named pair (Step 2: the chosen family against the paper's, phi by phi): the mean difference, its 95%
+Student-t interval and a verdict Holm-corrected across all the comparisons of the report."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ MAX_MODELS = 64
 class Comparison:
     """Named networks, the seeds (`first_seed`, `first_seed + 1`, ...) and the proxy schedule; with `size_to`,
     every other network is first scaled by `size_method` to that network's MACs (at the proxy resolution).
-    `num_classes` (the classifier the networks are costed with) comes from the data when None."""
+    `num_classes` (the classifier the networks are costed with) comes from the data when None. `pairs` ((model,
+    against), ...) replaces the default comparisons, every model against the reference."""
 
     models: dict[str, NetSpec]
     seeds: int = 3
@@ -44,6 +46,7 @@ class Comparison:
     num_classes: int | None = None
     first_seed: int = 0
     kind: str = KIND
+    pairs: tuple[tuple[str, str], ...] = ()
 
     objective = OBJECTIVE
     outputs = (RESULTS, REPORT, FIGURE)
@@ -57,16 +60,28 @@ class Comparison:
             raise InputError(f"size method must be one of {', '.join(METHODS)}")
         check_count("seeds", self.seeds, MAX_SEEDS)
         check_count("first seed", self.first_seed, 10**9, low=0)
+        for pair in self.pairs:
+            unknown = [name for name in pair if name not in self.models]
+            if len(pair) != 2 or pair[0] == pair[1] or unknown:
+                raise InputError(f"a compared pair needs two different models of the comparison, got {pair!r}")
 
     @property
     def reference(self) -> str:
         """The network every other is compared with."""
         return self.size_to or next(iter(self.models))
 
+    def compared(self) -> list[tuple[str, str]]:
+        """The (model, against) pairs the report compares."""
+        return [tuple(pair) for pair in self.pairs] or [(name, self.reference) for name in self.models
+                                                         if name != self.reference]
+
     def inputs(self) -> dict[str, Any]:
-        return {"models": {name: spec.to_dict() for name, spec in self.models.items()}, "seeds": self.seeds,
-                "proxy": self.proxy.to_dict(), "size_to": self.size_to, "size_method": self.size_method,
-                "num_classes": self.num_classes, "first_seed": self.first_seed}
+        inputs = {"models": {name: spec.to_dict() for name, spec in self.models.items()}, "seeds": self.seeds,
+                  "proxy": self.proxy.to_dict(), "size_to": self.size_to, "size_method": self.size_method,
+                  "num_classes": self.num_classes, "first_seed": self.first_seed}
+        if self.pairs:  # only when given: folders written before pairs existed keep their configuration
+            inputs["pairs"] = [list(pair) for pair in self.pairs]
+        return inputs
 
     def plan(self) -> Plan:
         seeds = range(self.first_seed, self.first_seed + self.seeds)
@@ -136,17 +151,15 @@ def scores(rows: list[dict[str, Any]], name: str, metric: str) -> dict[int, floa
     return {r["seed"]: r[metric] for r in rows if r["model"] == name and r.get(metric) is not None}
 
 
-def paired_against(rows: list[dict[str, Any]], names: list[str], reference: str, metric: str) -> list[dict[str, Any]]:
-    """Each model but the reference against it, paired by seed on `metric`, Holm-corrected together."""
-    others = [name for name in names if name != reference]
-    base = scores(rows, reference, metric)
-    pairs = []
-    for name in others:
-        mine = scores(rows, name, metric)
-        seeds = sorted(set(mine) & set(base))
-        pairs.append(([mine[s] for s in seeds], [base[s] for s in seeds]))
-    return [{"model": name, "against": reference, "metric": metric, **result}
-            for name, result in zip(others, compare_family(pairs))]
+def paired(rows: list[dict[str, Any]], pairs: list[tuple[str, str]], metric: str) -> list[dict[str, Any]]:
+    """Each (model, against) pair, paired by seed on `metric`, Holm-corrected together."""
+    samples = []
+    for name, against in pairs:
+        mine, theirs = scores(rows, name, metric), scores(rows, against, metric)
+        seeds = sorted(set(mine) & set(theirs))
+        samples.append(([mine[s] for s in seeds], [theirs[s] for s in seeds]))
+    return [{"model": name, "against": against, "metric": metric, **result}
+            for (name, against), result in zip(pairs, compare_family(samples))]
 
 
 def winner(rows: list[dict[str, Any]], names: list[str], metric: str = "val_top1") -> dict[str, Any] | None:
@@ -188,7 +201,7 @@ def write_outputs(engine: Engine, comparison: Comparison, models: dict[str, dict
         summary.append(entry)
     data = {"study": engine.plan.name, "inputs": engine.plan.inputs, "counts": counts, "score_split": split,
             "reference": comparison.reference, "summary": summary,
-            "paired": paired_against(rows, names, comparison.reference, f"{split}_top1"),
+            "paired": paired(rows, comparison.compared(), f"{split}_top1"),
             "winner_val": winner(rows, names, "val_top1"), "trials": rows}
     with atomic_path(folder / RESULTS) as temp:
         temp.write_text(json.dumps(data, indent=2, allow_nan=False, default=str))
@@ -225,15 +238,27 @@ def markdown(data: dict[str, Any]) -> str:
     for s in data["summary"]:
         lines.append(f"| {s['model']} | {score(s, 'val_top1')} | {score(s, 'test_top1')} | {s['params'] / 1e6:.2f}M "
                      f"| {s['macs'] / 1e6:.2f} | {s['latency_ms']:.2f} | {s['resolution']} | {s['trials']} |")
-    if data["paired"]:
+    if data["paired"] and inputs.get("pairs"):
+        lines += ["", f"## Pairs ({split} split, paired by seed, Holm-corrected together)", "",
+                  "| model | against | difference [95% CI] | p (Holm) | verdict |", "|---|---|---|---|---|"]
+        lines += [f"| {p['model']} | {p['against']} | {difference_text(p)} | {holm_text(p)} | {p['verdict']} |"
+                  for p in data["paired"]]
+    elif data["paired"]:
         lines += ["", f"## Against {data['reference']} ({split} split, paired by seed, Holm-corrected)", "",
                   "| model | difference [95% CI] | p (Holm) | verdict |", "|---|---|---|---|"]
-        for p in data["paired"]:
-            interval = ("-" if p["mean"] is None else f"{p['mean']:+.2f}" if p["low"] is None else
-                        f"{p['mean']:+.2f} [{p['low']:+.2f}, {p['high']:+.2f}]")
-            holm = "-" if p["p_holm"] is None else f"{p['p_holm']:.3g}"
-            lines.append(f"| {p['model']} | {interval} | {holm} | {p['verdict']} |")
+        lines += [f"| {p['model']} | {difference_text(p)} | {holm_text(p)} | {p['verdict']} |" for p in data["paired"]]
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["KIND", "Comparison", "model_spec", "paired_against", "run_comparison", "size_models", "winner"]
+def difference_text(p: dict[str, Any]) -> str:
+    """A paired difference as "+1.23 [+0.40, +2.06]" (no interval with one seed)."""
+    return ("-" if p["mean"] is None else f"{p['mean']:+.2f}" if p["low"] is None else
+            f"{p['mean']:+.2f} [{p['low']:+.2f}, {p['high']:+.2f}]")
+
+
+def holm_text(p: dict[str, Any]) -> str:
+    return "-" if p["p_holm"] is None else f"{p['p_holm']:.3g}"
+
+
+__all__ = ["KIND", "Comparison", "difference_text", "holm_text", "model_spec", "paired", "run_comparison",
+           "size_models", "winner"]

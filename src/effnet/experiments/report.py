@@ -18,7 +18,7 @@ from .trial import ProxySchedule
 
 RESULT_FILES = {"scaling-study": "results.json", "convergence-check": "results.json", "comparison": "results.json",
                 "coefficient-confirm": "results.json", "architecture-confirm": "results.json",
-                "coefficient-search": "coefficients.json"}
+                "family-comparison": "results.json", "coefficient-search": "coefficients.json"}
 
 
 def _read(path: Path) -> dict[str, Any]:

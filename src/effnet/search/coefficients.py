@@ -5,7 +5,9 @@ task's classifier: the nominal alpha * beta^2 * gamma^2 can be far from what rou
 on the validation split. Then the confirm phase trains the top candidates again with fresh seeds and chooses
 among them -- a winner that was luck on the grid's seeds does not survive it -- and says when the winner cannot
 be told from the runner-up. Step 2: fix the chosen coefficients and scale the baseline with phi = 1..N (spec
-files).
+files) -- and, asked for, train that family against the paper's coefficients at the same phi, rounded alike, on the
+same proxy with fresh seeds (the choice's luck on its own seeds must not carry into the comparison), paired by
+seed and Holm-corrected across the phi.
 
 Rounding makes many grid points build the same phi = 1 network (on a small baseline, alpha = 1.0, 1.05 and 1.1 can
 all leave every stage's repeats as they were). Such a network is trained once per seed, not once per grid point:
@@ -36,15 +38,16 @@ from ..architecture.spec import NetSpec, SpecError
 from ..engine import MAX_SEEDS, Engine, Plan, TrialContext, check_count, run_experiment, summarize
 from ..engine import PRUNERS as ENGINE_PRUNERS
 from ..errors import InputError
-from ..experiments.compare import Comparison, run_comparison, winner
+from ..experiments.compare import Comparison, difference_text, holm_text, run_comparison, winner
 from ..experiments.plots import scatter
+from ..experiments.scaling_report import COST_TOLERANCE
 from ..experiments.trial import ProxySchedule, check_data, spec_metrics, train_trial
 from ..outputs import atomic_path
 
-KIND, CONFIRM_KIND = "coefficient-search", "coefficient-confirm"
+KIND, CONFIRM_KIND, STEP2_KIND = "coefficient-search", "coefficient-confirm", "family-comparison"
 OBJECTIVE = "effnet.search.coefficients:objective"
 PRUNERS = ("none", *ENGINE_PRUNERS)
-COEFFICIENTS, FAMILY, REPORT, CONFIRM = "coefficients.json", "family", "report.md", "confirm"
+COEFFICIENTS, FAMILY, REPORT, CONFIRM, STEP2 = "coefficients.json", "family", "report.md", "confirm", "step2"
 FIGURE = "candidates.png"
 PAPER = (ALPHA, BETA, GAMMA)
 MAX_GRID_POINTS = 200_000  # grid points examined (each one is profiled) -- refused beyond, before anything runs
@@ -57,7 +60,8 @@ class CoefficientSearch:
     real MACs ratio to the baseline is within `tolerance` of `target` (2: FLOPS double per unit of phi); the
     paper's point is always kept. Every candidate is trained at phi = 1 with `seeds` seeds on the proxy schedule;
     the `confirm` best (by validation top-1) are trained again with `confirm_seeds` fresh seeds, and the choice
-    is made among those. `family` > 0 also writes phi = 1..family (Step 2). `num_classes` comes from the data."""
+    is made among those. `family` > 0 also writes phi = 1..family (Step 2); `family_seeds` > 0 then trains them
+    against the paper's coefficients at each phi with that many fresh seeds. `num_classes` comes from the data."""
 
     baseline: NetSpec
     step: float = 0.05
@@ -73,9 +77,10 @@ class CoefficientSearch:
     confirm: int = 3
     confirm_seeds: int = 3
     repeat_rounding: str = "ceil"
+    family_seeds: int = 0
 
     objective = OBJECTIVE
-    outputs = (COEFFICIENTS, REPORT, FIGURE, FAMILY, CONFIRM)
+    outputs = (COEFFICIENTS, REPORT, FIGURE, FAMILY, CONFIRM, STEP2)
 
     def __post_init__(self) -> None:
         if not (0 < self.step <= 1) or not (1.0 <= self.low <= self.high <= 4.0):
@@ -93,6 +98,9 @@ class CoefficientSearch:
         check_count("confirm-seeds", self.confirm_seeds, MAX_SEEDS)
         check_count("confirm", self.confirm, 100, low=0)
         check_count("family", self.family, 16, low=0)
+        check_count("family-seeds", self.family_seeds, MAX_SEEDS, low=0)
+        if self.family_seeds and not self.family:
+            raise InputError("family-seeds trains Step 2's family: it needs family (the largest phi) too")
         if not all(math.isfinite(v) for v in (self.step, self.low, self.high, self.tolerance, self.target)):
             raise InputError("the grid's step, range, tolerance and target must be finite numbers")
         if self.repeat_rounding not in REPEAT_ROUNDINGS:
@@ -145,7 +153,13 @@ class CoefficientSearch:
 
         return {min(members, key=standing): members for members in groups.values()}
 
-    def inputs(self) -> dict[str, Any]:
+    @property
+    def family_first_seed(self) -> int:
+        """Step 2's first seed: after the grid's and the confirm phase's, so none of the seeds the choice was made
+        on trains a network of the comparison."""
+        return self.seeds + (self.confirm_seeds if self.confirm else 0)
+
+    def inputs(self) -> dict[str, Any]:  # the grid's: the confirm phase and Step 2 are studies of their own
         return {"baseline": self.baseline.to_dict(), "step": self.step, "low": self.low, "high": self.high,
                 "tolerance": self.tolerance, "target": self.target, "seeds": self.seeds,
                 "proxy": self.proxy.to_dict(), "pruner": self.pruner, "num_classes": self.num_classes,
@@ -242,7 +256,64 @@ def run_coefficient_search(search: CoefficientSearch, output: str | os.PathLike[
                               first_seed=search.seeds, kind=CONFIRM_KIND)
     confirmed = run_comparison(confirmation, folder / CONFIRM, storage=storage, workers=workers, threads=threads,
                                progress=progress, overwrite=overwrite, max_failures=max_failures)
-    return write_outputs(engine, search, folder, data["counts"], confirmed)
+    data = write_outputs(engine, search, folder, data["counts"], confirmed)
+    step2 = family_comparison(search, data) if search.family_seeds else None
+    if step2 is None:
+        return data
+    compared = run_comparison(step2, folder / STEP2, storage=storage, workers=workers, threads=threads,
+                              progress=progress, overwrite=overwrite, max_failures=max_failures)
+    return write_outputs(engine, search, folder, data["counts"], confirmed, compared)
+
+
+def family_spec(baseline: NetSpec, coefficients: tuple[float, float, float], phi: int,
+                repeat_rounding: str) -> NetSpec:
+    """The baseline scaled by `coefficients` (alpha, beta, gamma) at `phi`: a member of a Step-2 family."""
+    alpha, beta, gamma = coefficients
+    return scale_spec(baseline, phi=float(phi), alpha=alpha, beta=beta, gamma=gamma, repeat_rounding=repeat_rounding,
+                      name=f"{baseline.name}-a{alpha:g}-b{beta:g}-g{gamma:g}-phi{phi}")
+
+
+def family_comparison(search: CoefficientSearch, data: dict[str, Any]) -> Comparison | None:
+    """Step 2's comparison once the choice is made: the chosen family against the paper's coefficients at phi =
+    1..family, on the grid's proxy with fresh seeds, pair by pair; None before the choice, or when the choice is
+    the paper's. A phi where both build the same network is left out (nothing to compare)."""
+    if data.get("alpha") is None:
+        return None
+    chosen = (data["alpha"], data["beta"], data["gamma"])
+    if chosen == PAPER:
+        return None
+    models: dict[str, NetSpec] = {}
+    pairs = []
+    for phi in range(1, search.family + 1):
+        try:
+            mine, paper = (family_spec(search.baseline, c, phi, search.repeat_rounding) for c in (chosen, PAPER))
+        except SpecError as error:
+            raise InputError(f"Step 2 stops before phi = {phi}: {error}") from None
+        if architecture_key(mine) == architecture_key(paper):
+            continue
+        models[f"chosen-phi{phi}"], models[f"paper-phi{phi}"] = mine, paper
+        pairs.append((f"chosen-phi{phi}", f"paper-phi{phi}"))
+    if not pairs:
+        return None
+    return Comparison(models, seeds=search.family_seeds, proxy=search.proxy, num_classes=search.num_classes,
+                      first_seed=search.family_first_seed, kind=STEP2_KIND, pairs=tuple(pairs))
+
+
+def step2_rows(compared: dict[str, Any]) -> dict[str, Any]:
+    """Step 2's result, phi by phi: both networks' cost and scores and their paired difference (Holm-corrected)."""
+    summary = {s["model"]: s for s in compared["summary"]}
+    split = compared["score_split"]
+    rows = []
+    for pair in compared["paired"]:
+        mine, paper = summary[pair["model"]], summary[pair["against"]]
+        rows.append({"phi": int(pair["model"].rsplit("phi", 1)[1]),
+                     **{f"{who}_{key}": entry[key] for who, entry in (("chosen", mine), ("paper", paper))
+                        for key in ("macs", "params", "resolution", "val_top1_mean", "val_top1_std",
+                                    f"{split}_top1_mean", f"{split}_top1_std", "trials")},
+                     "macs_ratio": round(mine["macs"] / paper["macs"], 4), "difference": pair})
+    inputs = compared["inputs"]
+    return {"seeds": inputs["seeds"], "first_seed": inputs["first_seed"], "counts": compared["counts"],
+            "score_split": split, "rows": rows}
 
 
 def grid_rows(engine: Engine, search: CoefficientSearch) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -285,9 +356,9 @@ def grid_rows(engine: Engine, search: CoefficientSearch) -> tuple[list[dict[str,
 
 
 def write_outputs(engine: Engine, search: CoefficientSearch, folder: Path, counts: dict[str, int],
-                  confirmed: dict[str, Any] | None = None) -> dict[str, Any]:
+                  confirmed: dict[str, Any] | None = None, compared: dict[str, Any] | None = None) -> dict[str, Any]:
     """coefficients.json, report.md and the figure; the choice (and the family) once the grid and its confirm
-    phase have both finished."""
+    phase have both finished; Step 2's comparison once it has run."""
     rows, compute = grid_rows(engine, search)
     ranked = sorted((r for r in rows if r["trained"] == search.seeds), key=lambda r: (-r["val_top1_mean"], r["macs"]))
     data: dict[str, Any] = {"study": engine.plan.name, "inputs": engine.plan.inputs, "counts": counts,
@@ -318,6 +389,8 @@ def write_outputs(engine: Engine, search: CoefficientSearch, folder: Path, count
         if search.family:
             data["family"] = write_family(search.baseline, best["alpha"], best["beta"], best["gamma"], search.family,
                                           folder / FAMILY, search.num_classes or 10, search.repeat_rounding)
+    if compared is not None:
+        data["family_comparison"] = step2_rows(compared)
     with atomic_path(folder / COEFFICIENTS) as temp:
         temp.write_text(json.dumps(data, indent=2, allow_nan=False))
     if ranked:
@@ -347,9 +420,7 @@ def write_family(baseline: NetSpec, alpha: float, beta: float, gamma: float, cou
     family = []
     for phi in range(1, count + 1):
         try:
-            spec = scale_spec(baseline, phi=float(phi), alpha=alpha, beta=beta, gamma=gamma,
-                              repeat_rounding=repeat_rounding,
-                              name=f"{baseline.name}-a{alpha:g}-b{beta:g}-g{gamma:g}-phi{phi}")
+            spec = family_spec(baseline, (alpha, beta, gamma), phi, repeat_rounding)
             profile = analyze(spec, num_classes=num_classes)
         except SpecError as error:
             raise InputError(f"the family stops before phi = {phi}: {error}") from None
@@ -454,8 +525,39 @@ def markdown(data: dict[str, Any], search: CoefficientSearch) -> str:
                   "|---|---|---|---|---|"]
         lines += [f"| {f['phi']} | `{f['file']}` | {f['resolution']} | {f['params']:,} | {f['macs'] / 1e6:.1f}M |"
                   for f in data["family"]]
+        lines += step2_markdown(data)
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["CONFIRM_KIND", "KIND", "PAPER", "PRUNERS", "CoefficientSearch", "architecture_key", "label", "objective",
-           "run_coefficient_search", "size_candidates", "write_family"]
+def step2_markdown(data: dict[str, Any]) -> list[str]:
+    """Step 2's comparison section (from coefficients.json's data alone)."""
+    step2 = data.get("family_comparison")
+    if (data["alpha"], data["beta"], data["gamma"]) == PAPER:
+        return ["", "The chosen coefficients are the paper's: Step 2 has no other family to compare."]
+    if step2 is None:
+        return []
+    split, counts = step2["score_split"], step2["counts"]
+    lines = ["", "## Step 2: the chosen family against the paper's (1.2, 1.1, 1.15) at the same phi", "",
+             f"Both families rounded alike, trained on the grid's proxy with {step2['seeds']} fresh seed(s) (from "
+             f"seed {step2['first_seed']}: none of the seeds the choice was made on), paired by seed; {split} split, "
+             f"95% intervals, Holm-corrected across the phi. Trials: {counts['done']} of {counts['planned']} done.",
+             "", f"| phi | chosen MMACs | paper's MMACs | chosen {split} top-1 | paper's {split} top-1 | "
+                 "chosen - paper [95% CI] | p (Holm) | verdict for the chosen |", "|---|---|---|---|---|---|---|---|"]
+    unequal = []
+    for row in step2["rows"]:
+        d = row["difference"]
+        lines.append(f"| {row['phi']} | {row['chosen_macs'] / 1e6:.2f} | {row['paper_macs'] / 1e6:.2f} | "
+                     f"{_score(row[f'chosen_{split}_top1_mean'], row[f'chosen_{split}_top1_std'])} | "
+                     f"{_score(row[f'paper_{split}_top1_mean'], row[f'paper_{split}_top1_std'])} | "
+                     f"{difference_text(d)} | {holm_text(d)} | {d['verdict']} |")
+        if abs(row["macs_ratio"] - 1) > COST_TOLERANCE:
+            unequal.append(f"{row['macs_ratio']:.2f}x at phi = {row['phi']}")
+    if unequal:
+        lines += ["", f"Not at equal cost: the chosen network's MACs are {', '.join(unequal)} the paper's (rounding); "
+                      "a difference there mixes the coefficients with compute."]
+    return lines
+
+
+__all__ = ["CONFIRM_KIND", "KIND", "PAPER", "PRUNERS", "STEP2_KIND", "CoefficientSearch", "architecture_key",
+           "family_comparison", "family_spec", "label", "objective", "run_coefficient_search", "size_candidates",
+           "write_family"]
