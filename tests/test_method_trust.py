@@ -25,7 +25,7 @@ from effnet.experiments import ScalingStudy, study_baseline
 from effnet.experiments.convergence import ConvergenceCheck, summarize_check
 from effnet.experiments.report import write_report
 from effnet.experiments.scaling import size_networks
-from effnet.experiments.scaling_report import comparisons, unequal_costs
+from effnet.experiments.scaling_report import comparisons, unequal_costs, unfinished
 from effnet.experiments.stats import compare_family, holm, kendall_tau, paired_difference
 from effnet.experiments.trial import ProxySchedule, curve_rise
 from effnet.search import ArchitectureSearch, CoefficientSearch, SearchSpace
@@ -264,6 +264,14 @@ def test_scaling_comparisons_are_paired_by_seed_and_corrected() -> None:
     assert result["width"]["verdict"] == "better" and result["depth"]["verdict"] == "better"
     assert result["resolution"]["verdict"] == "not distinguishable"
     assert result["width"]["n"] == 3 and result["width"]["p_holm"] >= result["width"]["p"]
+
+
+def test_the_report_lists_each_trial_without_a_result_once_by_name_with_its_latest_end() -> None:
+    failures = [{"params": {"method": "baseline", "budget": 1.0, "seed": 0}, "error": "interrupted"},
+                {"params": {"method": "depth", "budget": 4.0, "seed": 2, "epochs": 3}, "error": "interrupted"},
+                {"params": {"method": "baseline", "budget": 1.0, "seed": 0}, "error": "its process stopped"}]
+    assert unfinished(failures, 6) == [("baseline seed 0", "its process stopped"),
+                                       ("depth@4x seed 2, 3 epochs", "interrupted")]
 
 
 # ----- 5. learning curves and convergence ------------------------------------------------------------------------

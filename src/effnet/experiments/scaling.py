@@ -34,7 +34,7 @@ from ..architecture.zoo import SpecSource, get_spec
 from ..engine import MAX_SEEDS, Engine, Plan, TrialContext, check_count, run_experiment
 from ..errors import InputError
 from .extrapolation import judge, predictions
-from .scaling_report import COST_TOLERANCE, FIGURES, NETWORK_FIELDS, REPORT, RESULTS, write_outputs
+from .scaling_report import COST_TOLERANCE, FIGURES, NETWORK_FIELDS, REPORT, RESULTS, label, write_outputs
 from .trial import ProxySchedule, check_data, curve_rise, spec_latency, spec_metrics, train_trial
 
 KIND = "scaling-study"
@@ -162,16 +162,6 @@ def study_baseline(source: SpecSource, resolution: int | None = None) -> NetSpec
     """The baseline spec at the proxy resolution (the budgets are multiples of its cost there)."""
     spec = get_spec(source)
     return spec.replace(resolution=resolution) if resolution else spec
-
-
-def label(params: dict[str, Any]) -> str:
-    """The name of a trial's network, shared by its seeds and schedules: `width@2x`, `baseline`,
-    `grid-d2-r1.3-w1.8`."""
-    if params["method"] == "grid":
-        return f"grid-d{params['depth']:g}-r{params['resolution']:g}-w{params['width']:g}"
-    if params["method"] == "baseline":
-        return "baseline"
-    return f"{params['method']}@{params['budget']:g}x"
 
 
 def size_networks(study: ScalingStudy) -> dict[str, Any]:

@@ -34,6 +34,29 @@ COST_TOLERANCE = 0.1  # compared networks whose MACs differ by more than this ar
 ORDER = {"baseline": 0, "depth": 1, "width": 2, "resolution": 3, "compound": 4, "grid": 5}
 
 
+
+def label(params: dict[str, Any]) -> str:
+    """The name of a trial's network, shared by its seeds and schedules: `width@2x`, `baseline`,
+    `grid-d2-r1.3-w1.8`."""
+    if params["method"] == "grid":
+        return f"grid-d{params['depth']:g}-r{params['resolution']:g}-w{params['width']:g}"
+    if params["method"] == "baseline":
+        return "baseline"
+    return f"{params['method']}@{params['budget']:g}x"
+
+
+def trial_name(params: dict[str, Any], main_epochs: int) -> str:
+    """A trial as the report names it: `width@2x seed 1`, with its schedule when it is not the main one."""
+    epochs = params.get("epochs") or main_epochs
+    return f"{label(params)} seed {params['seed']}" + ("" if epochs == main_epochs else f", {epochs} epochs")
+
+
+def unfinished(failures: list[dict[str, Any]], main_epochs: int) -> list[tuple[str, str]]:
+    """The planned trials with no result yet ({"params", "error"} of their failed attempts, oldest first), once
+    each, with how their latest attempt ended."""
+    latest = {trial_name(f["params"], main_epochs): str(f["error"]) for f in failures}
+    return list(latest.items())
+
 def trial_rows(records: list[Record]) -> list[dict[str, Any]]:
     """The finished trials, one flat row each (the fields results.json promises first, the curve last)."""
     rows = []
@@ -293,10 +316,11 @@ def markdown(data: dict[str, Any]) -> str:
     trouble = "".join(f", {counts[k]} {k}" for k in ("failed", "interrupted") if counts.get(k))
     validation = (f"validated on {data['data'].get('val_source', 'a held-out split')}"
                   if data.get("data") else f"validated on the {proxy.get('val_split', 'dataset')} split")
+    limit_val = f" (the first {proxy['limit_val']:,} images)" if proxy["limit_val"] else ""
     lines = [f"# Scaling study: {inputs['baseline']['name']}", "",
              f"Data `{proxy['data']}`, recipe `{proxy['recipe']}`{overrides}, {main_epochs} epoch(s) on "
-             f"{proxy['limit_train'] or 'all'} training images, {validation} "
-             f"({proxy['limit_val'] or 'all'} images), test split scored once per trial; baseline at "
+             f"{proxy['limit_train'] or 'all'} training images, {validation}{limit_val}, "
+             f"test split scored once per trial; baseline at "
              f"{inputs['baseline']['resolution']} px; budgets {', '.join(f'{b:g}x' for b in inputs['budgets'])} of "
              f"the baseline's {'MACs' if inputs['budget_metric'] == 'macs' else 'measured latency'} (classifier of "
              f"{inputs.get('num_classes')} classes); {inputs['seeds']} seed(s), paired across methods; compound "
@@ -353,8 +377,8 @@ def markdown(data: dict[str, Any]) -> str:
     if data["figures"]:
         lines += ["", "## Figures", ""] + [f"- `{name}`" for name in data["figures"].values()]
     if data["failed"]:
-        lines += ["", "## Failed or interrupted trials", ""] + [f"- {f['params']}: {f['error']}"
-                                                               for f in data["failed"]]
+        lines += ["", "## Trials without a result yet (the same command runs them again)", ""]
+        lines += [f"- {name}: {error}" for name, error in unfinished(data["failed"], main_epochs)]
     return "\n".join(lines) + "\n"
 
 
@@ -410,5 +434,6 @@ def write_outputs(engine: Engine, output: Path, counts: dict[str, int],
     return data
 
 
-__all__ = ["FIGURES", "REPORT", "RESULTS", "comparisons", "conclusion", "fidelity_check", "markdown",
-           "score_split", "summary_rows", "trial_rows", "write_figures", "write_outputs"]
+__all__ = ["FIGURES", "REPORT", "RESULTS", "comparisons", "conclusion", "fidelity_check", "label", "markdown",
+           "score_split", "summary_rows", "trial_name", "trial_rows", "unfinished", "write_figures",
+           "write_outputs"]
