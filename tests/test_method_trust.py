@@ -10,6 +10,7 @@ import math
 import re
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -382,6 +383,12 @@ def test_step2_trains_the_chosen_family_against_the_papers_with_fresh_seeds_pair
     count = len(seen)
     assert run_coefficient_search(search, tmp_path / "search", progress=False)["family_comparison"] == step2
     assert len(seen) == count  # resumed: nothing trained again
+    # without a confirm phase the grid chooses, and Step 2 follows all the same, after the grid's seeds
+    quick = replace(search, confirm=0, family=1, family_seeds=2)
+    seen.clear()
+    assert [r["phi"] for r in run_coefficient_search(quick, tmp_path / "quick", progress=False)[
+        "family_comparison"]["rows"]] == [1]
+    assert sorted(set(seen)) == [1, 2]
     # the paper's own coefficients have nothing to be compared with; family-seeds needs a family
     assert family_comparison(search, {"alpha": 1.2, "beta": 1.1, "gamma": 1.15}) is None
     with pytest.raises(effnet.InputError, match="family-seeds trains Step 2's family"):

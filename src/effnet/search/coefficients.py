@@ -246,17 +246,19 @@ def run_coefficient_search(search: CoefficientSearch, output: str | os.PathLike[
     search = search.prepare()
     data = run_experiment(search, folder, storage=storage, workers=workers, threads=threads, progress=progress,
                           overwrite=overwrite, max_failures=max_failures)
-    if data["counts"]["done"] < data["counts"]["planned"] or not search.confirm or not data["ranking"]:
+    if data["counts"]["done"] < data["counts"]["planned"] or not data["ranking"]:
         return data
-    top = data["ranking"][: search.confirm]
     engine = Engine(search.plan(), folder, storage=storage, outputs=search.outputs)
-    candidates = engine.all_derived()["candidates"]
-    confirmation = Comparison({key: NetSpec.from_dict(candidates[key]["spec"]) for key in top},
-                              seeds=search.confirm_seeds, proxy=search.proxy, num_classes=search.num_classes,
-                              first_seed=search.seeds, kind=CONFIRM_KIND)
-    confirmed = run_comparison(confirmation, folder / CONFIRM, storage=storage, workers=workers, threads=threads,
-                               progress=progress, overwrite=overwrite, max_failures=max_failures)
-    data = write_outputs(engine, search, folder, data["counts"], confirmed)
+    confirmed = None
+    if search.confirm:
+        candidates = engine.all_derived()["candidates"]
+        confirmation = Comparison({key: NetSpec.from_dict(candidates[key]["spec"])
+                                   for key in data["ranking"][: search.confirm]},
+                                  seeds=search.confirm_seeds, proxy=search.proxy, num_classes=search.num_classes,
+                                  first_seed=search.seeds, kind=CONFIRM_KIND)
+        confirmed = run_comparison(confirmation, folder / CONFIRM, storage=storage, workers=workers,
+                                   threads=threads, progress=progress, overwrite=overwrite, max_failures=max_failures)
+        data = write_outputs(engine, search, folder, data["counts"], confirmed)
     step2 = family_comparison(search, data) if search.family_seeds else None
     if step2 is None:
         return data
