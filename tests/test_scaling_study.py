@@ -181,6 +181,18 @@ def test_the_step1_grid_respects_the_constraint_and_step2_follows(tmp_path: Path
         assert effnet.get_spec(path).stages == expected.stages and effnet.get_spec(path).resolution == \
             expected.resolution
         assert main(["info", str(path)]) == 0 and main(["profile", str(path), "--json"]) == 0
+    # adding Step 2's comparison to the finished search trains only the two families, phi by phi, with real trials
+    capsys.readouterr()
+    assert main([*args, "--family-seeds", "1"]) == 0
+    again = strict_json(capsys.readouterr().out)
+    assert again["candidates"] == rows  # the grid was read back, not trained again
+    if (again["alpha"], again["beta"], again["gamma"]) == (1.2, 1.1, 1.15):
+        assert "Step 2 has no other family to compare" in (out / "report.md").read_text()
+    else:
+        step2 = again["family_comparison"]
+        assert step2["first_seed"] == 1 and [r["phi"] for r in step2["rows"]] == [1, 2]
+        assert all(r["chosen_trials"] == r["paper_trials"] == 1 for r in step2["rows"])
+        assert (out / "step2" / "results.json").is_file()
     capsys.readouterr()
     assert main(["train", "--model", str(out / "family" / "phi1.json"), "--data", "fashion-mnist", "--data-dir",
                  fashion_mnist, "--max-steps", "1", "--limit-train", "16", "--limit-val", "16", "--batch-size", "8",
