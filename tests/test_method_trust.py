@@ -344,13 +344,16 @@ def test_step2_trains_the_chosen_family_against_the_papers_with_fresh_seeds_pair
                                family_seeds=3, repeat_rounding="nearest",
                                proxy=ProxySchedule(data_dir=fashion_mnist, epochs=1, limit_train=32, limit_val=32))
     best = next(c for c in sorted(search.networks()) if c != PAPER)
-    seen = []
+    seen, stop = [], [True]
 
     def scores(spec, seed):
         member = re.search(r"-a([\d.]+)-b([\d.]+)-g([\d.]+)-phi(\d+)$", spec.name)
         if member is None:  # a grid or confirm candidate at phi = 1
             return (90.0 if _candidate(spec) == label(*best) else 80.0), 70.0
         seen.append(seed)
+        if len(seen) == 5 and stop:  # Ctrl-C during Step 2, once
+            stop.clear()
+            raise KeyboardInterrupt
         chosen = tuple(float(v) for v in member.groups()[:3]) == best
         phi = int(member.group(4))
         noise = (0.0, 3.0, -2.0)[seed - 3]  # seed effects far larger than the difference
@@ -359,9 +362,14 @@ def test_step2_trains_the_chosen_family_against_the_papers_with_fresh_seeds_pair
 
     for module in ("effnet.search.coefficients", "effnet.experiments.compare"):
         monkeypatch.setattr(f"{module}.train_trial", _fake_trial(scores))
-    data = run_coefficient_search(search, tmp_path / "search", progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        run_coefficient_search(search, tmp_path / "search", progress=False)
+    partial = json.loads((tmp_path / "search" / "coefficients.json").read_text())["family_comparison"]
+    assert partial["counts"]["done"] == 4 and "Trials: 4 of 12 done" in (tmp_path / "search" / "report.md").read_text()
+    data = run_coefficient_search(search, tmp_path / "search", progress=False)  # the same call resumes
     assert (data["alpha"], data["beta"], data["gamma"]) == best
     assert sorted(set(seen)) == [3, 4, 5]  # after the grid's seed 0 and the confirm phase's 1, 2
+    assert len(seen) == 13  # 12 trials, the interrupted one twice
     step2 = data["family_comparison"]
     assert [r["phi"] for r in step2["rows"]] == [1, 2] and step2["first_seed"] == 3 and step2["score_split"] == "test"
     first, second = (r["difference"] for r in step2["rows"])

@@ -35,9 +35,10 @@ from typing import Any
 from ..architecture.profiling import analyze
 from ..architecture.scaling import ALPHA, BETA, GAMMA, REPEAT_ROUNDINGS, ScalingWarning, scale_spec
 from ..architecture.spec import NetSpec, SpecError
-from ..engine import MAX_SEEDS, Engine, Plan, TrialContext, check_count, run_experiment, summarize
+from ..engine import MAX_SEEDS, Engine, Plan, StudyFailing, TrialContext, check_count, run_experiment, summarize
 from ..engine import PRUNERS as ENGINE_PRUNERS
 from ..errors import InputError
+from ..experiments.compare import RESULTS as COMPARISON_RESULTS
 from ..experiments.compare import Comparison, difference_text, holm_text, run_comparison, winner
 from ..experiments.plots import scatter
 from ..experiments.scaling_report import COST_TOLERANCE
@@ -262,8 +263,14 @@ def run_coefficient_search(search: CoefficientSearch, output: str | os.PathLike[
     step2 = family_comparison(search, data) if search.family_seeds else None
     if step2 is None:
         return data
-    compared = run_comparison(step2, folder / STEP2, storage=storage, workers=workers, threads=threads,
-                              progress=progress, overwrite=overwrite, max_failures=max_failures)
+    try:
+        compared = run_comparison(step2, folder / STEP2, storage=storage, workers=workers, threads=threads,
+                                  progress=progress, overwrite=overwrite, max_failures=max_failures)
+    except (KeyboardInterrupt, StudyFailing):  # the report shows Step 2 as far as it got, then the stop goes on
+        partial = folder / STEP2 / COMPARISON_RESULTS
+        if partial.is_file():
+            write_outputs(engine, search, folder, data["counts"], confirmed, json.loads(partial.read_text()))
+        raise
     return write_outputs(engine, search, folder, data["counts"], confirmed, compared)
 
 
