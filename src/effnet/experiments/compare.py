@@ -257,6 +257,7 @@ def difference_text(p: dict[str, Any]) -> str:
 
 
 def holm_text(p: dict[str, Any]) -> str:
+    """A Holm-adjusted p-value for a table ("-" without one)."""
     return "-" if p["p_holm"] is None else f"{p['p_holm']:.3g}"
 
 

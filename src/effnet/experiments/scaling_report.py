@@ -34,7 +34,6 @@ COST_TOLERANCE = 0.1  # compared networks whose MACs differ by more than this ar
 ORDER = {"baseline": 0, "depth": 1, "width": 2, "resolution": 3, "compound": 4, "grid": 5}
 
 
-
 def label(params: dict[str, Any]) -> str:
     """The name of a trial's network, shared by its seeds and schedules: `width@2x`, `baseline`,
     `grid-d2-r1.3-w1.8`."""
@@ -56,6 +55,7 @@ def unfinished(failures: list[dict[str, Any]], main_epochs: int) -> list[tuple[s
     each, with how their latest attempt ended."""
     latest = {trial_name(f["params"], main_epochs): str(f["error"]) for f in failures}
     return list(latest.items())
+
 
 def trial_rows(records: list[Record]) -> list[dict[str, Any]]:
     """The finished trials, one flat row each (the fields results.json promises first, the curve last)."""
