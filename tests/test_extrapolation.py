@@ -76,3 +76,4 @@ def test_effnet_report_writes_the_tables_again_from_the_results_alone(tmp_path: 
     assert (copy / "fig8_accuracy_vs_macs.png").read_bytes()[:4] == b"\x89PNG"
     capsys.readouterr()
     assert main(["report", str(tmp_path)]) == 2 and "not an effnet study folder" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "missing")]) == 2 and "no such folder" in capsys.readouterr().err

@@ -36,6 +36,8 @@ def _read(path: Path) -> dict[str, Any]:
 def study_kind(folder: Path) -> str:
     """The kind a study folder records in its study.json."""
     record = folder / STUDY_FILE
+    if not folder.is_dir():
+        raise InputError(f"{folder} is not a folder" if folder.exists() else f"no such folder: {folder}")
     try:
         return str(json.loads(record.read_text())["kind"])
     except FileNotFoundError:
