@@ -391,6 +391,14 @@ def test_step2_trains_the_chosen_family_against_the_papers_with_fresh_seeds_pair
     count = len(seen)
     assert run_coefficient_search(search, tmp_path / "search", progress=False)["family_comparison"] == step2
     assert len(seen) == count  # resumed: nothing trained again
+    # run again without asking for Step 2: its recorded results stay in the report
+    without = run_coefficient_search(replace(search, family_seeds=0), tmp_path / "search", progress=False)
+    assert without["family_comparison"] == step2 and len(seen) == count
+    # other Step-2 settings: refused, naming the one folder to remove (overwrite would retrain the grid too)
+    with pytest.raises(effnet.InputError, match=r"step2 holds Step 2 of other settings \(seeds: was 3, now 2\); "
+                                                r"remove that folder"):
+        run_coefficient_search(replace(search, family_seeds=2), tmp_path / "search", progress=False)
+    assert len(seen) == count
     # without a confirm phase the grid chooses, and Step 2 follows all the same, after the grid's seeds
     quick = replace(search, confirm=0, family=1, family_seeds=2)
     seen.clear()

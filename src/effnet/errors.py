@@ -49,6 +49,14 @@ class OutputError(InputError):
     """An output path that would overwrite an input, is not a regular file, or exists without `overwrite`."""
 
 
+class ConfigurationMismatch(InputError):
+    """A study folder that holds finished trials of other settings (`difference` says which and how)."""
+
+    def __init__(self, message: str, difference: str = "") -> None:
+        super().__init__(message)
+        self.difference = difference
+
+
 class StudyFailing(InputError):
     """A study stopped because its last trials failed one after another (their error is in the message)."""
 

@@ -42,7 +42,7 @@ from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from ..architecture.spec import current_format
-from ..errors import InputError, StudyFailing, option
+from ..errors import ConfigurationMismatch, InputError, StudyFailing, option
 from ..outputs import atomic_path
 from .display import Display
 from .heartbeat import fail_stale
@@ -120,8 +120,9 @@ class Engine:
             return
         difference = first_difference(inputs, self.plan.inputs)
         if self._finished_in(name) > 0:
-            raise InputError(f"{self.output} holds a {kind} made by a different configuration ({difference}); use "
-                             f"another output folder, or {option('overwrite')} to replace it")
+            raise ConfigurationMismatch(f"{self.output} holds a {kind} made by a different configuration "
+                                        f"({difference}); use another output folder, or {option('overwrite')} to "
+                                        "replace it", difference)
         self._clear(f"{{folder}} held a {kind} of another configuration ({difference}) with no finished trial: "
                     "replaced by this one")
 
@@ -168,8 +169,9 @@ class Engine:
                                   pruner=make_pruner(self.plan.pruner, **self.plan.pruner_args))
         stored = study.user_attrs.get("effnet.inputs")
         if stored is not None and stored != self.plan.inputs:
-            raise InputError(f"the study {self.plan.name} was made by a different configuration "
-                             f"({first_difference(stored, self.plan.inputs)})")
+            difference = first_difference(stored, self.plan.inputs)
+            raise ConfigurationMismatch(f"the study {self.plan.name} was made by a different configuration "
+                                        f"({difference})", difference)
         return study
 
     @property

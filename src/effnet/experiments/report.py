@@ -46,6 +46,15 @@ def study_kind(folder: Path) -> str:
         raise InputError(f"{record} is damaged ({str(error).splitlines()[0]})") from None
 
 
+def settings_of(data: dict[str, Any]) -> dict[str, int]:
+    """A coefficient search's phases as its coefficients.json records them (older records: from what they hold)."""
+    settings = data.get("settings")
+    if isinstance(settings, dict):
+        return {key: int(settings[key]) for key in ("confirm", "confirm_seeds", "family", "family_seeds")
+                if isinstance(settings.get(key), int)}
+    return {"confirm": len(data.get("confirm", {}).get("candidates", [])), "family": len(data.get("family") or [])}
+
+
 def write_report(folder: str | Path, output: str | Path | None = None) -> list[Path]:
     """Write the report of the study in `folder` (and, for a scaling study, its figures) into `output` (default:
     the folder itself) from its results file; returns what was written. The results file is never changed."""
@@ -78,7 +87,7 @@ def write_report(folder: str | Path, output: str | Path | None = None) -> list[P
                                    seeds=inputs["seeds"], proxy=ProxySchedule.from_dict(inputs["proxy"]),
                                    pruner=inputs["pruner"], num_classes=inputs.get("num_classes"),
                                    repeat_rounding=inputs.get("repeat_rounding", "ceil"),
-                                   confirm=len(data.get("confirm", {}).get("candidates", [])) or 0)
+                                   **settings_of(data))
         text = coefficient_markdown(data, search)
     else:
         text = compare.markdown(data)

@@ -27,6 +27,7 @@ import math
 import os
 import warnings
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -37,7 +38,7 @@ from ..architecture.scaling import ALPHA, BETA, GAMMA, REPEAT_ROUNDINGS, Scaling
 from ..architecture.spec import NetSpec, SpecError
 from ..engine import MAX_SEEDS, Engine, Plan, StudyFailing, TrialContext, check_count, run_experiment, summarize
 from ..engine import PRUNERS as ENGINE_PRUNERS
-from ..errors import InputError
+from ..errors import ConfigurationMismatch, InputError
 from ..experiments.compare import RESULTS as COMPARISON_RESULTS
 from ..experiments.compare import Comparison, difference_text, holm_text, run_comparison, winner
 from ..experiments.plots import scatter
@@ -250,6 +251,8 @@ def run_coefficient_search(search: CoefficientSearch, output: str | os.PathLike[
     if data["counts"]["done"] < data["counts"]["planned"] or not data["ranking"]:
         return data
     engine = Engine(search.plan(), folder, storage=storage, outputs=search.outputs)
+    kwargs = {"storage": storage, "workers": workers, "threads": threads, "progress": progress,
+              "overwrite": overwrite, "max_failures": max_failures}
     confirmed = None
     if search.confirm:
         candidates = engine.all_derived()["candidates"]
@@ -257,21 +260,51 @@ def run_coefficient_search(search: CoefficientSearch, output: str | os.PathLike[
                                    for key in data["ranking"][: search.confirm]},
                                   seeds=search.confirm_seeds, proxy=search.proxy, num_classes=search.num_classes,
                                   first_seed=search.seeds, kind=CONFIRM_KIND)
-        confirmed = run_comparison(confirmation, folder / CONFIRM, storage=storage, workers=workers,
-                                   threads=threads, progress=progress, overwrite=overwrite, max_failures=max_failures)
+        confirmed = run_phase(confirmation, folder / CONFIRM, "the confirm phase", kwargs,
+                              lambda partial: write_outputs(engine, search, folder, data["counts"], partial))
         data = write_outputs(engine, search, folder, data["counts"], confirmed)
     step2 = family_comparison(search, data) if search.family_seeds else None
-    if step2 is None:
-        return data
-    try:
-        compared = run_comparison(step2, folder / STEP2, storage=storage, workers=workers, threads=threads,
-                                  progress=progress, overwrite=overwrite, max_failures=max_failures)
-    except (KeyboardInterrupt, StudyFailing):  # the report shows Step 2 as far as it got, then the stop goes on
-        partial = folder / STEP2 / COMPARISON_RESULTS
-        if partial.is_file():
-            write_outputs(engine, search, folder, data["counts"], confirmed, json.loads(partial.read_text()))
-        raise
+    if step2 is None:  # not asked for this time: Step 2's recorded results for this choice stay in the report
+        recorded = recorded_step2(folder / STEP2, search, data)
+        return data if recorded is None else write_outputs(engine, search, folder, data["counts"], confirmed,
+                                                           recorded)
+    compared = run_phase(step2, folder / STEP2, "Step 2", kwargs,
+                         lambda partial: write_outputs(engine, search, folder, data["counts"], confirmed, partial))
     return write_outputs(engine, search, folder, data["counts"], confirmed, compared)
+
+
+def run_phase(comparison: Comparison, folder: Path, name: str, kwargs: dict[str, Any],
+              write_partial: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+    """Run a phase of the search after its grid (a comparison in its own folder). Stopped (Ctrl-C, a run of
+    failures), the search's outputs show the phase as far as it got before the stop goes on; a phase folder made
+    with other settings is refused with the folder to remove, since overwriting would start the grid afresh too."""
+    try:
+        return run_comparison(comparison, folder, **kwargs)
+    except ConfigurationMismatch as error:
+        raise ConfigurationMismatch(f"{folder} holds {name} of other settings ({error.difference}); remove that "
+                                    f"folder to run {name} again with these (the grid's trials are kept)",
+                                    error.difference) from None
+    except (KeyboardInterrupt, StudyFailing):
+        partial = folder / COMPARISON_RESULTS
+        if partial.is_file():
+            write_partial(json.loads(partial.read_text()))
+        raise
+
+
+def recorded_step2(folder: Path, search: CoefficientSearch, data: dict[str, Any]) -> dict[str, Any] | None:
+    """Step 2's results already in `folder` for the search's choice (None when there are none, or they are of
+    another choice)."""
+    results = folder / COMPARISON_RESULTS
+    if data.get("alpha") is None or not results.is_file():
+        return None
+    try:
+        recorded = json.loads(results.read_text())
+        chosen = family_spec(search.baseline, (data["alpha"], data["beta"], data["gamma"]), 1,
+                             search.repeat_rounding).name
+        same = recorded["inputs"]["models"]["chosen-phi1"]["name"] == chosen
+    except (OSError, ValueError, KeyError, TypeError, SpecError):
+        return None
+    return recorded if same else None
 
 
 def family_spec(baseline: NetSpec, coefficients: tuple[float, float, float], phi: int,
@@ -296,6 +329,8 @@ def family_comparison(search: CoefficientSearch, data: dict[str, Any]) -> Compar
     for phi in range(1, search.family + 1):
         try:
             mine, paper = (family_spec(search.baseline, c, phi, search.repeat_rounding) for c in (chosen, PAPER))
+            for spec in (mine, paper):
+                analyze(spec, num_classes=search.num_classes or 10)
         except SpecError as error:
             raise InputError(f"Step 2 stops before phi = {phi}: {error}") from None
         if architecture_key(mine) == architecture_key(paper):
@@ -373,7 +408,9 @@ def write_outputs(engine: Engine, search: CoefficientSearch, folder: Path, count
     data: dict[str, Any] = {"study": engine.plan.name, "inputs": engine.plan.inputs, "counts": counts,
                             "selection_split": "val", "alpha": None, "beta": None, "gamma": None,
                             "candidates": sorted(rows, key=lambda r: -(r["val_top1_mean"] or -1.0)),
-                            "ranking": [r["label"] for r in ranked], "compute": compute}
+                            "ranking": [r["label"] for r in ranked], "compute": compute,
+                            "settings": {"confirm": search.confirm, "confirm_seeds": search.confirm_seeds,
+                                         "family": search.family, "family_seeds": search.family_seeds}}
     complete = counts["done"] >= counts["planned"]
     if confirmed is not None:
         names = list(confirmed["inputs"]["models"])
@@ -501,6 +538,9 @@ def markdown(data: dict[str, Any], search: CoefficientSearch) -> str:
         lines += [f"No choice yet: the grid has {counts['done']} of {counts['planned']} trials finished.", ""]
     elif search.confirm and confirm is None:
         lines += ["No choice yet: the confirm phase has not run.", ""]
+    elif confirm is not None:
+        lines += [f"No choice yet: the confirm phase has {confirm['counts']['done']} of {confirm['counts']['planned']} "
+                  "trials finished.", ""]
     if confirm is not None:
         choice = confirm["winner"]
         lines += [f"## Confirm phase: the top {len(confirm['candidates'])} trained again with {confirm['seeds']} "
@@ -541,10 +581,13 @@ def markdown(data: dict[str, Any], search: CoefficientSearch) -> str:
 def step2_markdown(data: dict[str, Any]) -> list[str]:
     """Step 2's comparison section (from coefficients.json's data alone)."""
     step2 = data.get("family_comparison")
-    if (data["alpha"], data["beta"], data["gamma"]) == PAPER:
-        return ["", "The chosen coefficients are the paper's: Step 2 has no other family to compare."]
     if step2 is None:
-        return []
+        if not (data.get("settings") or {}).get("family_seeds") or data["alpha"] is None:
+            return []
+        if (data["alpha"], data["beta"], data["gamma"]) == PAPER:
+            return ["", "The chosen coefficients are the paper's: Step 2 has no other family to compare."]
+        return ["", "The chosen and the paper's coefficients build the same network at every phi: Step 2 has "
+                    "nothing to compare."]
     split, counts = step2["score_split"], step2["counts"]
     lines = ["", "## Step 2: the chosen family against the paper's (1.2, 1.1, 1.15) at the same phi", "",
              f"Both families rounded alike, trained on the grid's proxy with {step2['seeds']} fresh seed(s) (from "
@@ -561,6 +604,10 @@ def step2_markdown(data: dict[str, Any]) -> list[str]:
                      f"{difference_text(d)} | {holm_text(d)} | {d['verdict']} |")
         if abs(row["macs_ratio"] - 1) > COST_TOLERANCE:
             unequal.append(f"{row['macs_ratio']:.2f}x at phi = {row['phi']}")
+    compared = {row["phi"] for row in step2["rows"]}
+    same = [str(f["phi"]) for f in data.get("family") or [] if f["phi"] not in compared]
+    if same:
+        lines += ["", f"At phi = {', '.join(same)} both coefficients build the same network: nothing to compare."]
     if unequal:
         lines += ["", f"Not at equal cost: the chosen network's MACs are {', '.join(unequal)} the paper's (rounding); "
                       "a difference there mixes the coefficients with compute."]
