@@ -84,6 +84,13 @@ def test_a_crashed_worker_is_resumed_without_rerunning_finished_trials(tmp_path:
     assert [e for e in failures if e not in NOT_RESULTS] == [STALE]
 
 
+def test_no_more_workers_start_than_queued_trials(tmp_path: Path) -> None:
+    """Two workers for one trial: the second would only find the queue empty and leave a no-op trial behind."""
+    engine = Engine(plan(1), tmp_path / "study")
+    assert engine.run(TOY, workers=2, progress=False)["done"] == 1
+    assert [t.state for t in engine.trials()] == [optuna.trial.TrialState.COMPLETE]
+
+
 def test_a_failing_trial_is_recorded_and_the_rest_go_on(tmp_path: Path, capsys) -> None:
     failing = Plan("toy-study", {"n": 3, "fail": True}, tuple({"x": x, "fail": x == 1} for x in range(3)))
     engine = Engine(failing, tmp_path / "study")

@@ -319,13 +319,21 @@ class Engine:
                 for index in range(workers)]
         with Display(self, progress) as display:
             while True:
-                self._run_workers(jobs, display)
+                self._run_workers(jobs[:self._workers_needed(len(jobs))], display)
                 if self.failing(started) is not None or not self._wait_for_others(display):
                     break
         error = self.failing(started)
         if error is not None:
             raise StudyFailing(f"the study stopped: {error}")
         return self.counts()
+
+    def _workers_needed(self, workers: int) -> int:
+        """At most one worker per queued trial for a fixed plan (an extra one would only find the queue empty);
+        a search's workers also ask the sampler, so all of them run."""
+        if self.plan.asks:
+            return workers
+        waiting = sum(t.state == TrialState.WAITING for t in self.trials())
+        return max(1, min(workers, waiting))
 
     def _run_workers(self, jobs: list[WorkerJob], display: Display) -> None:
         """Run the jobs: in this process for one, as spawned processes for more (a killed one is reported)."""
