@@ -27,6 +27,13 @@ def toy(params: dict, context: TrialContext) -> dict:
     runs = context.folder / "runs.txt"
     with runs.open("a") as handle:
         handle.write(f"{os.getpid()}\n")
+    if params.get("meet"):  # wait (a minute at most) until two worker processes have each started a trial
+        arrived = context.folder.parent.parent / "arrived"
+        arrived.mkdir(exist_ok=True)
+        (arrived / str(os.getpid())).touch()
+        deadline = time.monotonic() + 60
+        while len(list(arrived.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
     if params.get("crash_once") and len(runs.read_text().splitlines()) == 1:
         os._exit(17)  # the process dies mid-trial, as under kill -9
     if params.get("fail"):
@@ -51,7 +58,7 @@ def runs(folder: Path) -> dict[int, int]:
 
 
 def test_two_local_workers_share_the_plan_without_duplicates(tmp_path: Path) -> None:
-    engine = Engine(plan(8), tmp_path / "study")
+    engine = Engine(plan(8, meet=True), tmp_path / "study")  # both workers start before either goes on
     assert engine.derived("offset", lambda: 7) == 7 and engine.derived("offset", lambda: 9) == 7  # computed once
     counts = engine.run(TOY, workers=2, progress=False)
     assert counts == {"planned": 8, "done": 8, "running": 0, "failed": 0, "interrupted": 0, "waiting": 0}
@@ -62,10 +69,10 @@ def test_two_local_workers_share_the_plan_without_duplicates(tmp_path: Path) -> 
     assert runs(tmp_path / "study") == {x: 1 for x in range(8)}  # each trial ran exactly once
     assert len({r.metrics["pid"] for r in records}) == 2  # both workers did work
     # a second run has nothing to do and runs nothing again
-    assert Engine(plan(8), tmp_path / "study").run(TOY, workers=2, progress=False)["done"] == 8
+    assert Engine(plan(8, meet=True), tmp_path / "study").run(TOY, workers=2, progress=False)["done"] == 8
     assert runs(tmp_path / "study") == {x: 1 for x in range(8)}
     saved = json.loads((tmp_path / "study" / "study.json").read_text())
-    assert saved["kind"] == "toy-study" and saved["inputs"] == {"n": 8}
+    assert saved["kind"] == "toy-study" and saved["inputs"] == {"n": 8, "meet": "True"}
 
 
 def test_a_crashed_worker_is_resumed_without_rerunning_finished_trials(tmp_path: Path) -> None:
