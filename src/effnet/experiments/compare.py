@@ -72,8 +72,7 @@ class Comparison:
 
     def compared(self) -> list[tuple[str, str]]:
         """The (model, against) pairs the report compares."""
-        return [tuple(pair) for pair in self.pairs] or [(name, self.reference) for name in self.models
-                                                         if name != self.reference]
+        return list(self.pairs) or [(name, self.reference) for name in self.models if name != self.reference]
 
     def inputs(self) -> dict[str, Any]:
         inputs = {"models": {name: spec.to_dict() for name, spec in self.models.items()}, "seeds": self.seeds,
