@@ -68,6 +68,10 @@ def main() -> int:
     except USER_ERRORS as error:
         parser.exit(2, f"{parser.prog}: error: {' '.join(str(error).split())}\n")
     wall = time.perf_counter() - started
+    if summary["status"] == "interrupted":  # checkpointed: `--resume` continues it; no result for a partial run
+        print(f"interrupted by {summary['signal']} at step {summary['global_step']}; continue with --resume",
+              file=sys.stderr)
+        return 130
     rows = [json.loads(line) for line in (output / "metrics.jsonl").read_text().splitlines()]
     last = rows[-1]
     holdout = args.val_split == "holdout"

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Issue 20's long runs on the 2-core CPU machine, one chain of commands per core, carried across sessions.
+#
+#   runs.sh start        start both chains in the background (logs in runs/logs/)
+#   runs.sh stop [MIN]   give each study up to MIN minutes (default 0) to finish the trial it is in, then Ctrl-C
+#                        every run (the trainer checkpoints at its next step), and stage for commit the checkpoint
+#                        (last.pt) of every trial left unfinished after at least one epoch
+#   runs.sh status       the runs' last progress lines and the staged checkpoints
+#
+# Only what git holds survives from one session to the next here, and a 4x trial takes most of a session, an 8x
+# trial or a phi = 3 network of Step 2 more than one. So `stop` force-adds each unfinished trial's last.pt (the
+# run folders are ignored otherwise) and drops from the index those of trials that have finished since: the next
+# session's checkout continues every trial from the epoch it reached. Each chain runs from a worktree of HEAD
+# (/work/runner), so editing the checkout during a session cannot reach a run in progress; outputs go into this
+# checkout's docs/results/full-size/.
+#
+# Core 1: the scaling study (items 2 and 4). Core 2: Step 1 and its confirm phase, then the Fashion-MNIST run
+# (item 5), then Step 2 (item 3). Each command resumes, or returns at once when it has nothing left to do.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(git -C "$here" rev-parse --show-toplevel)
+runner=${EFFNET_RUNNER:-/work/runner}
+logs=$top/runs/logs
+fmnist=$here/fashion-mnist
+fmnist_run=$fmnist/trials/phi-2-64-100
+patterns=("effnet experiment scaling" "effnet search coefficients" "fashion_mnist.py")
+
+study_cmd() {
+    "$py" -m effnet experiment scaling "$here/baseline.json" --data fashion-mnist --budgets 2x,4x \
+        --methods depth,width,resolution,compound --seeds 3 --epochs 6 --fidelities 3 --val-points 6 \
+        --repeat-rounding nearest --extrapolate 8x --workers 1 --threads 1 --output "$here/scaling-study"
+}
+
+search_cmd() {  # "$@": Step 2's options, added once the Fashion-MNIST run is done
+    "$py" -m effnet search coefficients "$here/baseline.json" --data fashion-mnist --step 0.1 --tolerance 0.1 \
+        --repeat-rounding nearest --prune none --confirm 3 --confirm-seeds 3 --seeds 1 --epochs 6 --val-points 6 \
+        --family 3 "$@" --workers 1 --threads 1 --output "$here/coefficient-search"
+}
+
+fmnist_cmd() {  # 100 epochs of compound phi = -2 at 64 px (the plan in README.md section 7); result.json at the end
+    [ -f "$fmnist/result.json" ] && return 0
+    local resume=()
+    [ -f "$fmnist_run/last.pt" ] && resume=(--resume)
+    mkdir -p "$fmnist"
+    "$py" "$runner/benchmarks/fashion_mnist.py" --phi -2 --resolution 64 --epochs 100 --threads 1 \
+        --output "$fmnist_run" "${resume[@]}" > "$fmnist/result.json.part" || return $?
+    mv "$fmnist/result.json.part" "$fmnist/result.json"
+}
+
+start() {
+    make -s -C "$top" .venv/.demo-installed /usr/share/datasets/fashion-mnist
+    py=$top/.venv/bin/python
+    if pgrep -f "${patterns[0]}|${patterns[1]}|${patterns[2]}" >/dev/null; then
+        echo "runs.sh: runs are already going: $(pgrep -af "${patterns[0]}|${patterns[1]}|${patterns[2]}" | cut -c1-80)" >&2
+        exit 2
+    fi
+    git -C "$top" worktree remove --force "$runner" 2>/dev/null || rm -rf "$runner"
+    git -C "$top" worktree prune
+    git -C "$top" worktree add --detach -q "$runner" HEAD
+    mkdir -p "$logs"
+    export PYTHONPATH=$runner/src OMP_NUM_THREADS=1 py
+    export -f study_cmd search_cmd fmnist_cmd
+    export here runner fmnist fmnist_run
+    setsid nohup bash -c 'study_cmd' >>"$logs/core1.log" 2>&1 </dev/null &
+    setsid nohup bash -c 'search_cmd && fmnist_cmd && search_cmd --family-seeds 3' >>"$logs/core2.log" 2>&1 </dev/null &
+    echo "started at $(date -u +%H:%M) UTC from $(git -C "$runner" rev-parse --short HEAD); logs in $logs"
+}
+
+done_count() {  # the last "N done" a study printed to its log
+    grep -o "$1: [0-9]* done" "$2" 2>/dev/null | tail -n 1 | grep -o "[0-9]* done" | cut -d' ' -f1 || true
+}
+
+stop() {
+    local minutes=${1:-0} deadline before1 before2
+    deadline=$((SECONDS + minutes * 60))
+    before1=$(done_count scaling-study "$logs/core1.log")
+    before2=$(done_count coefficient-search "$logs/core2.log")
+    while [ "$SECONDS" -lt "$deadline" ]; do  # a study that finishes a trial is stopped before its next gets far
+        if pgrep -f "${patterns[0]}" >/dev/null && [ "$(done_count scaling-study "$logs/core1.log")" != "$before1" ]; then
+            pkill -INT -f "${patterns[0]}" || true
+        fi
+        if pgrep -f "${patterns[1]}" >/dev/null && [ "$(done_count coefficient-search "$logs/core2.log")" != "$before2" ]; then
+            pkill -INT -f "${patterns[1]}" || true
+        fi
+        pgrep -f "${patterns[0]}|${patterns[1]}|${patterns[2]}" >/dev/null || break
+        sleep 20
+    done
+    for pattern in "${patterns[@]}"; do pkill -INT -f "$pattern" || true; done
+    for _ in $(seq 120); do
+        pgrep -f "${patterns[0]}|${patterns[1]}|${patterns[2]}" >/dev/null || break
+        sleep 5
+    done
+    if pgrep -f "${patterns[0]}|${patterns[1]}|${patterns[2]}" >/dev/null; then
+        echo "runs.sh: a run is still going after 10 minutes; nothing staged" >&2
+        exit 1
+    fi
+    carry
+}
+
+carry() {  # stage the last.pt of unfinished trials; unstage those of finished ones
+    local folder name
+    while IFS= read -r name; do
+        folder=$(dirname "$top/$name")
+        if finished "$folder" || [ ! -f "$top/$name" ]; then
+            git -C "$top" rm -q --cached "$name"
+        fi
+    done < <(git -C "$top" ls-files "$here" | grep '/trials/.*/last\.pt$' || true)
+    while IFS= read -r name; do
+        folder=$(dirname "$name")
+        finished "$folder" && continue
+        [ -s "$folder/metrics.jsonl" ] || continue  # less than an epoch in: cheaper to train again than to carry
+        git -C "$top" add -f "$name"
+        echo "staged $(du -h "$name" | cut -f1) ${name#"$top"/}"
+    done < <(find "$here" -path '*/trials/*/last.pt' -type f)
+}
+
+finished() {  # a run that has scored the test split (the last thing a trial and the Fashion-MNIST run do)
+    [ -f "$1/metrics.jsonl" ] && tail -n 1 "$1/metrics.jsonl" | grep -q '"test_top1": [0-9]'
+}
+
+status() {
+    for log in "$logs"/core*.log; do echo "== $log"; tail -n 3 "$log"; done
+    git -C "$top" ls-files "$here" | grep '/trials/.*/last\.pt$' || echo "no checkpoint is staged"
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) stop "${2:-0}" ;;
+    status) status ;;
+    *) echo "usage: $0 start | stop [MINUTES] | status" >&2; exit 2 ;;
+esac
