@@ -571,6 +571,21 @@ def test_fashion_mnist_benchmark_never_deletes_a_folder(data, tmp_path, capsys, 
     assert torch.get_num_threads() == threads
 
 
+def test_fashion_mnist_benchmark_writes_no_result_for_an_interrupted_run(data, tmp_path, capsys,
+                                                                         monkeypatch) -> None:
+    # Ctrl-C checkpoints the run and the trainer returns "interrupted": a result printed then would be a partial
+    # run's, and the full-size runner would record it as the run's result
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)
+    monkeypatch.setattr(effnet.train.Trainer, "fit",
+                        lambda self: {"status": "interrupted", "signal": "SIGINT", "global_step": 7})
+    monkeypatch.setattr(sys, "argv", ["fashion_mnist.py", "--output", str(tmp_path / "run"), "--data-dir", str(data)])
+    with pytest.raises(SystemExit) as stop:
+        runpy.run_path(str(ROOT / "benchmarks" / "fashion_mnist.py"), run_name="__main__")
+    out, err = capsys.readouterr()
+    assert stop.value.code == 130 and out == ""
+    assert err.strip() == "interrupted by SIGINT at step 7; continue with --resume"
+
+
 def test_finetune_vs_scratch_benchmark_refuses_a_kept_run_up_front(tmp_path, capsys, monkeypatch) -> None:
     (tmp_path / "run1").mkdir()
     (tmp_path / "run1" / "metrics.jsonl").write_text("{}\n")
