@@ -4,7 +4,7 @@
 #   runs.sh start        start both chains in the background (logs in runs/logs/)
 #   runs.sh stop [MIN]   give each study up to MIN minutes (default 0) to finish the trial it is in, then Ctrl-C
 #                        every run (the trainer checkpoints at its next step), and stage for commit the checkpoint
-#                        (last.pt) of every trial left unfinished after at least one epoch
+#                        (last.pt) of every trial left unfinished with at least 20 minutes of training in it
 #   runs.sh status       the runs' last progress lines and the staged checkpoints
 #
 # Only what git holds survives from one session to the next here, and a 4x trial takes most of a session, an 8x
@@ -109,10 +109,17 @@ carry() {  # stage the last.pt of unfinished trials; unstage those of finished o
     while IFS= read -r name; do
         folder=$(dirname "$name")
         finished "$folder" && continue
-        [ -s "$folder/metrics.jsonl" ] || continue  # less than an epoch in: cheaper to train again than to carry
+        worth_carrying "$folder" || continue
         git -C "$top" add -f "$name"
         echo "staged $(du -h "$name" | cut -f1) ${name#"$top"/}"
     done < <(find "$here" -path '*/trials/*/last.pt' -type f)
+}
+
+worth_carrying() {  # at least CARRY_MINUTES (default 20) of training in it: less is cheaper to redo than to commit
+    [ -f "$1/metrics.jsonl" ] && python3 -c '
+import json, sys
+seconds = sum(json.loads(line).get("train_seconds") or 0 for line in open(sys.argv[1]) if line.strip())
+sys.exit(0 if seconds >= 60 * float(sys.argv[2]) else 1)' "$1/metrics.jsonl" "${CARRY_MINUTES:-20}"
 }
 
 finished() {  # a run that has scored the test split (the last thing a trial and the Fashion-MNIST run do)
