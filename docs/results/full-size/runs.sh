@@ -25,6 +25,7 @@ logs=$top/runs/logs
 fmnist=$here/fashion-mnist
 fmnist_run=$fmnist/trials/phi-2-64-100
 patterns=("effnet experiment scaling" "effnet search coefficients" "fashion_mnist.py")
+any_run=$(IFS='|'; echo "${patterns[*]}")  # any of them (pgrep's extended regex)
 
 study_cmd() {
     "$py" -m effnet experiment scaling "$here/baseline.json" --data fashion-mnist --budgets 2x,4x \
@@ -51,8 +52,8 @@ fmnist_cmd() {  # 100 epochs of compound phi = -2 at 64 px (the plan in README.m
 start() {
     make -s -C "$top" .venv/.demo-installed /usr/share/datasets/fashion-mnist
     py=$top/.venv/bin/python
-    if pgrep -f "${patterns[0]}|${patterns[1]}|${patterns[2]}" >/dev/null; then
-        echo "runs.sh: runs are already going: $(pgrep -af "${patterns[0]}|${patterns[1]}|${patterns[2]}" | cut -c1-80)" >&2
+    if pgrep -f "$any_run" >/dev/null; then
+        echo "runs.sh: runs are already going: $(pgrep -af "$any_run" | cut -c1-80)" >&2
         exit 2
     fi
     git -C "$top" worktree remove --force "$runner" 2>/dev/null || rm -rf "$runner"
@@ -83,15 +84,15 @@ stop() {
         if pgrep -f "${patterns[1]}" >/dev/null && [ "$(done_count coefficient-search "$logs/core2.log")" != "$before2" ]; then
             pkill -INT -f "${patterns[1]}" || true
         fi
-        pgrep -f "${patterns[0]}|${patterns[1]}|${patterns[2]}" >/dev/null || break
+        pgrep -f "$any_run" >/dev/null || break
         sleep 20
     done
     for pattern in "${patterns[@]}"; do pkill -INT -f "$pattern" || true; done
     for _ in $(seq 120); do
-        pgrep -f "${patterns[0]}|${patterns[1]}|${patterns[2]}" >/dev/null || break
+        pgrep -f "$any_run" >/dev/null || break
         sleep 5
     done
-    if pgrep -f "${patterns[0]}|${patterns[1]}|${patterns[2]}" >/dev/null; then
+    if pgrep -f "$any_run" >/dev/null; then
         echo "runs.sh: a run is still going after 10 minutes; nothing staged" >&2
         exit 1
     fi
