@@ -22,6 +22,7 @@ from effnet.architecture.operators import BlockContext
 from effnet.architecture.scaling import ScalingWarning, effective_coefficients, round_repeats
 from effnet.cli import main
 from effnet.data import make_splits, stratified_holdout
+from effnet.engine import score_text, summarize
 from effnet.experiments import ScalingStudy, study_baseline
 from effnet.experiments.convergence import ConvergenceCheck, summarize_check
 from effnet.experiments.report import write_report
@@ -244,6 +245,12 @@ def test_a_paired_difference_has_the_student_t_interval() -> None:
     assert one["low"] is None and one["p"] is None
 
 
+def test_a_score_from_one_run_has_no_spread_and_from_several_the_sample_std() -> None:
+    assert score_text(*summarize([89.5]), 1) == "89.50"
+    assert score_text(*summarize([89.0, 90.0, 91.0]), 3) == "90.00 +- 1.00"
+    assert score_text(None, None, 0) == "-"
+
+
 def test_holm_adjusts_a_family_and_verdicts_follow() -> None:
     assert holm([0.01, 0.04, 0.03, None]) == [0.03, 0.06, 0.06, None]
     family = compare_family([([5.0, 6.0, 5.5, 6.2], [1.0, 1.1, 0.9, 1.0]),  # clearly better
@@ -332,6 +339,8 @@ def test_the_coefficient_search_chooses_on_validation_and_the_confirm_phase_undo
     assert data["confirm"]["winner"]["distinguishable"]
     report = (tmp_path / "search" / "report.md").read_text()
     assert "did not hold up in the confirm phase" in report
+    assert "| 90.00 | 70.00 | 1 |" in report  # one grid seed: the mean alone, no made-up spread of 0
+    assert "| 85.20 +- 0.10 | 71.00 +- 0.00 |" in report  # the confirm phase's 3 seeds: mean +- std
     assert (tmp_path / "search" / "confirm" / "results.json").is_file()
 
 

@@ -17,6 +17,7 @@ from .plan import (
     check_count,
     make_pruner,
     resolve,
+    score_text,
     summarize,
     throughput,
     trial_key,
@@ -29,5 +30,5 @@ from .worker import WorkerJob, work
 
 __all__ = ["HEARTBEAT", "INTERRUPTED", "JOURNAL_FILE", "MAX_SEEDS", "MAX_TRIALS", "PRUNERS", "STALE_AFTER",
            "STUDY_FILE", "Engine", "Experiment", "Plan", "Record", "StudyFailing", "TrialContext", "WorkerJob",
-           "check_count", "make_pruner", "open_storage", "resolve", "run_experiment", "summarize", "throughput",
-           "trial_key", "trial_slug", "work"]
+           "check_count", "make_pruner", "open_storage", "resolve", "run_experiment", "score_text", "summarize",
+           "throughput", "trial_key", "trial_slug", "work"]

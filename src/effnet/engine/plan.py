@@ -243,6 +243,15 @@ def summarize(values: Sequence[float]) -> tuple[float, float]:
     return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
+def score_text(mean: float | None, std: float | None, count: int) -> str:
+    """A report's "mean +- std" over `count` runs: "-" for none, the mean alone for one (its spread is unknown,
+    not zero)."""
+    if mean is None:
+        return "-"
+    if count < 2 or std is None:
+        return f"{mean:.2f}"
+    return f"{mean:.2f} +- {std:.2f}"
+
 
 
 def first_line(error: BaseException) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 from ..architecture.budget import METHODS, fit_budget
 from ..architecture.spec import NetSpec, SpecError
 from ..architecture.zoo import get_spec
-from ..engine import MAX_SEEDS, Engine, Plan, TrialContext, check_count, run_experiment, summarize
+from ..engine import MAX_SEEDS, Engine, Plan, TrialContext, check_count, run_experiment, score_text, summarize
 from ..errors import InputError
 from ..outputs import atomic_path
 from .plots import line_plot
@@ -231,8 +231,7 @@ def markdown(data: dict[str, Any]) -> str:
              "|---|---|---|---|---|---|---|---|"]
 
     def score(entry: dict[str, Any], metric: str) -> str:
-        mean = entry[f"{metric}_mean"]
-        return "-" if mean is None else f"{mean:.2f} +- {entry[f'{metric}_std']:.2f}"
+        return score_text(entry[f"{metric}_mean"], entry[f"{metric}_std"], entry["trials"])
 
     for s in data["summary"]:
         lines.append(f"| {s['model']} | {score(s, 'val_top1')} | {score(s, 'test_top1')} | {s['params'] / 1e6:.2f}M "

@@ -15,7 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from ..engine import Engine, Record, summarize, throughput
+from ..engine import Engine, Record, score_text, summarize, throughput
 from ..outputs import atomic_path
 from .plots import line_plot, panels
 from .stats import LEVEL, compare_family, kendall_tau
@@ -246,8 +246,7 @@ def write_figures(summary: list[dict[str, Any]], output: Path, title: str, split
 
 
 def _score(entry: dict[str, Any], metric: str) -> str:
-    mean, std = entry.get(f"{metric}_mean"), entry.get(f"{metric}_std")
-    return "-" if mean is None else f"{mean:.2f} +- {std:.2f}"
+    return score_text(entry.get(f"{metric}_mean"), entry.get(f"{metric}_std"), entry.get("trials", 0))
 
 
 def _interval(c: dict[str, Any]) -> str:

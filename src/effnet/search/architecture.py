@@ -35,6 +35,7 @@ from ..engine import (
     TrialContext,
     check_count,
     run_experiment,
+    score_text,
     summarize,
     trial_slug,
 )
@@ -367,9 +368,8 @@ def markdown(data: dict[str, Any], search: ArchitectureSearch) -> str:
         lines += [f"## Confirm phase: the top {len(confirm['candidates'])} by reward trained again with "
                   f"{confirm['seeds']} fresh seeds", "", "| candidate | val top-1 | test top-1 |", "|---|---|---|"]
         for s in confirm["summary"]:
-            val = "-" if s["val_top1_mean"] is None else f"{s['val_top1_mean']:.2f} +- {s['val_top1_std']:.2f}"
-            test = "-" if s["test_top1_mean"] is None else f"{s['test_top1_mean']:.2f} +- {s['test_top1_std']:.2f}"
-            lines.append(f"| {s['model']} | {val} | {test} |")
+            lines.append(f"| {s['model']} | {score_text(s['val_top1_mean'], s['val_top1_std'], s['trials'])} | "
+                         f"{score_text(s['test_top1_mean'], s['test_top1_std'], s['trials'])} |")
         if choice is not None and choice["runner_up"] is not None:
             d = choice["difference"]
             interval = "no interval (one seed)" if d["low"] is None else f"95% CI [{d['low']:+.4f}, {d['high']:+.4f}]"

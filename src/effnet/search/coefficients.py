@@ -36,7 +36,17 @@ from typing import Any
 from ..architecture.profiling import analyze
 from ..architecture.scaling import ALPHA, BETA, GAMMA, REPEAT_ROUNDINGS, ScalingWarning, scale_spec
 from ..architecture.spec import NetSpec, SpecError
-from ..engine import MAX_SEEDS, Engine, Plan, StudyFailing, TrialContext, check_count, run_experiment, summarize
+from ..engine import (
+    MAX_SEEDS,
+    Engine,
+    Plan,
+    StudyFailing,
+    TrialContext,
+    check_count,
+    run_experiment,
+    score_text,
+    summarize,
+)
 from ..engine import PRUNERS as ENGINE_PRUNERS
 from ..errors import ConfigurationMismatch, InputError
 from ..experiments.compare import RESULTS as COMPARISON_RESULTS
@@ -503,8 +513,8 @@ def same_as(best: dict[str, Any]) -> str:
             "whose alpha * beta^2 * gamma^2 is nearest the target).")
 
 
-def _score(mean: float | None, std: float | None) -> str:
-    return "-" if mean is None else f"{mean:.2f} +- {std:.2f}"
+def _score(entry: dict[str, Any], metric: str, count: int) -> str:
+    return score_text(entry[f"{metric}_mean"], entry[f"{metric}_std"], count)
 
 
 def markdown(data: dict[str, Any], search: CoefficientSearch) -> str:
@@ -546,8 +556,8 @@ def markdown(data: dict[str, Any], search: CoefficientSearch) -> str:
         lines += [f"## Confirm phase: the top {len(confirm['candidates'])} trained again with {confirm['seeds']} "
                   f"fresh seeds (from seed {confirm['first_seed']})", "",
                   "| candidate | val top-1 | test top-1 |", "|---|---|---|"]
-        lines += [f"| {s['model']} | {_score(s['val_top1_mean'], s['val_top1_std'])} | "
-                  f"{_score(s['test_top1_mean'], s['test_top1_std'])} |" for s in confirm["summary"]]
+        lines += [f"| {s['model']} | {_score(s, 'val_top1', s['trials'])} | "
+                  f"{_score(s, 'test_top1', s['trials'])} |" for s in confirm["summary"]]
         if choice is not None and choice["runner_up"] is not None:
             d = choice["difference"]
             interval = ("no interval (one seed)" if d["low"] is None else
@@ -566,8 +576,8 @@ def markdown(data: dict[str, Any], search: CoefficientSearch) -> str:
         paper = " (paper)" if row["paper"] else ""
         same = points_text(row.get("same_network") or [])
         lines.append(f"| {row['alpha']:g}{paper} | {row['beta']:g} | {row['gamma']:g} | {row['product']:.3f} | "
-                     f"{row['macs_ratio']:.3f} | {_score(row['val_top1_mean'], row['val_top1_std'])} | "
-                     f"{_score(row['test_top1_mean'], row['test_top1_std'])} | {row['trained']} | {row['pruned']} | "
+                     f"{row['macs_ratio']:.3f} | {_score(row, 'val_top1', row['trained'])} | "
+                     f"{_score(row, 'test_top1', row['trained'])} | {row['trained']} | {row['pruned']} | "
                      f"{same or '-'} |")
     if data.get("family"):
         lines += ["", "## Step 2: the family", "", "| phi | file | resolution | params | MACs |",
@@ -599,8 +609,8 @@ def step2_markdown(data: dict[str, Any]) -> list[str]:
     for row in step2["rows"]:
         d = row["difference"]
         lines.append(f"| {row['phi']} | {row['chosen_macs'] / 1e6:.2f} | {row['paper_macs'] / 1e6:.2f} | "
-                     f"{_score(row[f'chosen_{split}_top1_mean'], row[f'chosen_{split}_top1_std'])} | "
-                     f"{_score(row[f'paper_{split}_top1_mean'], row[f'paper_{split}_top1_std'])} | "
+                     f"{_score(row, f'chosen_{split}_top1', row['chosen_trials'])} | "
+                     f"{_score(row, f'paper_{split}_top1', row['paper_trials'])} | "
                      f"{difference_text(d)} | {holm_text(d)} | {d['verdict']} |")
         if abs(row["macs_ratio"] - 1) > COST_TOLERANCE:
             unequal.append(f"{row['macs_ratio']:.2f}x at phi = {row['phi']}")
