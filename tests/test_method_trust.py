@@ -27,8 +27,8 @@ from effnet.experiments import ScalingStudy, study_baseline
 from effnet.experiments.convergence import ConvergenceCheck, summarize_check
 from effnet.experiments.report import write_report
 from effnet.experiments.scaling import size_networks
-from effnet.experiments.scaling_report import comparisons, unequal_costs, unfinished
-from effnet.experiments.stats import compare_family, holm, kendall_tau, paired_difference
+from effnet.experiments.scaling_report import comparisons, conclusion, unequal_costs, unfinished
+from effnet.experiments.stats import NO_VERDICT, compare_family, holm, kendall_tau, paired_difference
 from effnet.experiments.trial import ProxySchedule, curve_rise
 from effnet.search import ArchitectureSearch, CoefficientSearch, SearchSpace
 from effnet.search.architecture import run_architecture_search
@@ -272,6 +272,18 @@ def test_scaling_comparisons_are_paired_by_seed_and_corrected() -> None:
     assert result["width"]["verdict"] == "better" and result["depth"]["verdict"] == "better"
     assert result["resolution"]["verdict"] == "not distinguishable"
     assert result["width"]["n"] == 3 and result["width"]["p_holm"] >= result["width"]["p"]
+
+
+def test_one_paired_seed_gets_no_verdict_not_a_claim_that_the_two_are_alike() -> None:
+    rows = [{"method": m, "budget": b, "seed": s, "test_top1": 80.0 + g + s}
+            for m, g in (("compound", 1.0), ("depth", 0.0)) for b, seeds in ((2.0, (0, 1, 2)), (4.0, (0,)))
+            for s in seeds]
+    rows[1]["test_top1"] += 0.3  # some spread at 2x, so its interval exists and is wide
+    found = {c["budget"]: c for c in comparisons(rows, "test")}
+    assert found[4.0]["verdict"] == NO_VERDICT and found[2.0]["verdict"] in ("better", "not distinguishable")
+    words = "\n".join(conclusion(list(found.values()), [], "test"))
+    assert "No verdict yet against depth at 4x" in words
+    assert "cannot be told apart from depth at 4x" not in words
 
 
 def test_the_report_lists_each_trial_without_a_result_once_by_name_with_its_latest_end() -> None:

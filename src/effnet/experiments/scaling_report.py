@@ -275,8 +275,10 @@ def conclusion(compare: list[dict[str, Any]], summary: list[dict[str, Any]], spl
         names = ", ".join(f"{c['against']} at {c['budget']:g}x" for c in unclear)
         lines.append(f"- Compound scaling cannot be told apart from {names} at this number of seeds "
                      f"(Holm-corrected, family-wise error {1 - LEVEL:.0%}).")
-    if any(c["n"] < 2 for c in compare):
-        lines.append("- Some comparisons have a single seed: no interval and no verdict is possible for them.")
+    single = [c for c in compare if c["n"] < 2]
+    if single:
+        names = ", ".join(f"{c['against']} at {c['budget']:g}x" for c in single)
+        lines.append(f"- No verdict yet against {names}: one paired seed gives no interval.")
     lines += unequal_costs(compare, summary)
     flagged = [e for e in summary if e["still_improving"]]
     if flagged:

@@ -3,7 +3,8 @@ correction across the comparisons of one report, the verdict they allow, and ran
 
 Methods trained with the same seed see the same data order and augmentation, so their results are compared in
 pairs: the difference per seed, its mean, and the t interval of that mean (n - 1 degrees of freedom). With one
-seed there is no interval and no verdict but "not distinguishable"."""
+seed there is no interval, so no verdict either: "no verdict (one seed)", never "not distinguishable", which
+would claim a test that was not made."""
 
 from __future__ import annotations
 
@@ -50,9 +51,15 @@ def holm(pvalues: Sequence[float | None]) -> list[float | None]:
     return adjusted
 
 
+NO_VERDICT = "no verdict (one seed)"  # fewer than two pairs: nothing was tested
+
+
 def verdict(difference: dict[str, Any], adjusted_p: float | None, level: float = LEVEL) -> str:
-    """"better", "worse" or "not distinguishable" for the first of a compared pair, from its Holm-adjusted p."""
-    if adjusted_p is None or difference.get("mean") is None or adjusted_p >= 1 - level:
+    """"better", "worse" or "not distinguishable" for the first of a compared pair, from its Holm-adjusted p;
+    `NO_VERDICT` below two pairs."""
+    if difference.get("n", 0) < 2 or difference.get("mean") is None:
+        return NO_VERDICT
+    if adjusted_p is None or adjusted_p >= 1 - level:
         return "not distinguishable"
     return "better" if difference["mean"] > 0 else "worse"
 
@@ -75,4 +82,4 @@ def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float | None:
     return None if tau is None or not math.isfinite(float(tau)) else round(float(tau), 4)
 
 
-__all__ = ["LEVEL", "compare_family", "holm", "kendall_tau", "paired_difference", "verdict"]
+__all__ = ["LEVEL", "NO_VERDICT", "compare_family", "holm", "kendall_tau", "paired_difference", "verdict"]
