@@ -27,7 +27,7 @@ from effnet.experiments import ScalingStudy, study_baseline
 from effnet.experiments.convergence import ConvergenceCheck, summarize_check
 from effnet.experiments.report import write_report
 from effnet.experiments.scaling import size_networks
-from effnet.experiments.scaling_report import comparisons, conclusion, unequal_costs, unfinished
+from effnet.experiments.scaling_report import comparisons, conclusion, fidelity_check, unequal_costs, unfinished
 from effnet.experiments.stats import NO_VERDICT, compare_family, holm, kendall_tau, paired_difference
 from effnet.experiments.trial import ProxySchedule, curve_rise
 from effnet.search import ArchitectureSearch, CoefficientSearch, SearchSpace
@@ -284,6 +284,9 @@ def test_one_paired_seed_gets_no_verdict_not_a_claim_that_the_two_are_alike() ->
     words = "\n".join(conclusion(list(found.values()), [], "test"))
     assert "No verdict yet against depth at 4x" in words
     assert "cannot be told apart from depth at 4x" not in words
+    short = [{**r, "schedule_epochs": 3, "val_top1": r["test_top1"]} for r in rows if r["seed"] == 0]
+    full = [{**r, "schedule_epochs": 6, "val_top1": r["test_top1"]} for r in rows]
+    assert fidelity_check(full + short, 6, "test")[0]["changed_verdicts"] == []  # one seed at 3 epochs: no verdict
 
 
 def test_the_report_lists_each_trial_without_a_result_once_by_name_with_its_latest_end() -> None:

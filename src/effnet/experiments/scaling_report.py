@@ -18,7 +18,7 @@ from typing import Any
 from ..engine import Engine, Record, score_text, summarize, throughput
 from ..outputs import atomic_path
 from .plots import line_plot, panels
-from .stats import LEVEL, compare_family, kendall_tau
+from .stats import LEVEL, NO_VERDICT, compare_family, kendall_tau
 
 RESULTS, REPORT = "results.json", "report.md"
 FIGURES = {"fig8": "fig8_accuracy_vs_macs.png", "fig3": "fig3_accuracy_vs_coefficient.png",
@@ -147,7 +147,7 @@ def comparisons(rows: list[dict[str, Any]], split: str) -> list[dict[str, Any]]:
 
 def fidelity_check(rows: list[dict[str, Any]], main_epochs: int, split: str) -> list[dict[str, Any]]:
     """For each other schedule: Kendall's tau between the networks' mean validation top-1 there and at the main
-    schedule, and the verdicts that change."""
+    schedule, and the verdicts that change (a comparison without a verdict on either side has none to change)."""
     main = [r for r in rows if r.get("schedule_epochs") == main_epochs]
     main_verdicts = {(c["budget"], c["against"]): c["verdict"] for c in comparisons(main, split)}
     out = []
@@ -165,7 +165,8 @@ def fidelity_check(rows: list[dict[str, Any]], main_epochs: int, split: str) -> 
         verdicts = comparisons(other, split)
         changed = [{"budget": c["budget"], "against": c["against"], "main": main_verdicts.get((c["budget"],
                     c["against"])), "here": c["verdict"]} for c in verdicts
-                   if main_verdicts.get((c["budget"], c["against"])) not in (None, c["verdict"])]
+                   if main_verdicts.get((c["budget"], c["against"])) not in (None, NO_VERDICT, c["verdict"])
+                   and c["verdict"] != NO_VERDICT]
         out.append({"epochs": epochs, "networks": len(shared), "kendall_tau_val": tau, "verdicts": verdicts,
                     "changed_verdicts": changed})
     return out
