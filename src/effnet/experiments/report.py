@@ -66,8 +66,11 @@ def write_report(folder: str | Path, output: str | Path | None = None) -> list[P
     data = _read(folder / RESULT_FILES[kind])
     target.mkdir(parents=True, exist_ok=True)
     written = []
-    if kind == "scaling-study":
-        summary, inputs = data["summary"], data["inputs"]
+    if kind == "scaling-study":  # the tables and verdicts are recomputed from the trials, under today's rules
+        inputs = data["inputs"]
+        if data.get("trials"):
+            data = {**data, **scaling_report.analyse([dict(row) for row in data["trials"]], inputs)}
+        summary = data["summary"]
         note = scaling_report.scale_note(inputs, data["score_split"], len(data["trials"]))
         figures = scaling_report.write_figures(summary, target, inputs["baseline"]["name"], data["score_split"],
                                                inputs["proxy"]["epochs"], note) if summary else {}

@@ -407,6 +407,20 @@ def extrapolation_lines(extrapolation: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def analyse(rows: list[dict[str, Any]], inputs: dict[str, Any]) -> dict[str, Any]:
+    """The summary table, the paired comparisons and the fidelity check from the finished trials' rows, under
+    today's rules: the study and `effnet report` both call it, so a report written again applies them too."""
+    main_epochs = inputs["proxy"]["epochs"]
+    for row in rows:
+        row["schedule_epochs"] = row.get("schedule_epochs") or main_epochs
+    main_rows = [r for r in rows if r["schedule_epochs"] == main_epochs]
+    split = score_split(main_rows)
+    compare = comparisons(main_rows, split)
+    return {"score_split": split, "summary": summary_rows(rows, inputs.get("converged_within", 0.5)),
+            "comparisons": compare, "comparisons_val": comparisons(main_rows, "val") if split == "test" else compare,
+            "fidelity": fidelity_check(rows, main_epochs, split)}
+
+
 def write_outputs(engine: Engine, output: Path, counts: dict[str, int],
                   extrapolation: dict[str, Any] | None = None) -> dict[str, Any]:
     """results.json, report.md and the figures from the study's finished trials (and the prediction against the
@@ -414,20 +428,14 @@ def write_outputs(engine: Engine, output: Path, counts: dict[str, int],
     records = engine.records()
     rows = trial_rows(records)
     inputs = engine.plan.inputs
-    main_epochs = inputs["proxy"]["epochs"]
-    for row in rows:
-        row["schedule_epochs"] = row.get("schedule_epochs") or main_epochs
-    summary = summary_rows(rows, inputs.get("converged_within", 0.5))
-    main_rows = [r for r in rows if r["schedule_epochs"] == main_epochs]
-    split = score_split(main_rows)
-    compare = comparisons(main_rows, split)
+    analysis = analyse(rows, inputs)
+    split, summary = analysis["score_split"], analysis["summary"]
     failed = [{"params": r.params, "error": r.metrics.get("error")} for r in records if r.state == "fail"]
     note = scale_note(inputs, split, len(rows))
-    figures = write_figures(summary, output, inputs["baseline"]["name"], split, main_epochs, note) if summary else {}
+    figures = (write_figures(summary, output, inputs["baseline"]["name"], split, inputs["proxy"]["epochs"], note)
+               if summary else {})
     data = {"study": engine.plan.name, "inputs": inputs, "counts": counts, "throughput": throughput(records),
-            "data": engine.all_derived().get("data"), "score_split": split, "summary": summary, "comparisons": compare,
-            "comparisons_val": comparisons(main_rows, "val") if split == "test" else compare,
-            "fidelity": fidelity_check(rows, main_epochs, split), "failed": failed, "figures": figures,
+            "data": engine.all_derived().get("data"), **analysis, "failed": failed, "figures": figures,
             **({"extrapolation": extrapolation} if extrapolation else {}), "trials": rows}
     with atomic_path(output / RESULTS) as temp:
         temp.write_text(json.dumps(data, indent=2, allow_nan=False, default=str))
@@ -436,6 +444,6 @@ def write_outputs(engine: Engine, output: Path, counts: dict[str, int],
     return data
 
 
-__all__ = ["FIGURES", "REPORT", "RESULTS", "comparisons", "conclusion", "fidelity_check", "label", "markdown",
-           "score_split", "summary_rows", "trial_name", "trial_rows", "unfinished", "write_figures",
+__all__ = ["FIGURES", "REPORT", "RESULTS", "analyse", "comparisons", "conclusion", "fidelity_check", "label",
+           "markdown", "score_split", "summary_rows", "trial_name", "trial_rows", "unfinished", "write_figures",
            "write_outputs"]
