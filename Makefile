@@ -89,7 +89,7 @@ TEST_WORKERS ?= 2
 
 test: $(STAMP_TEST) | $(FASHION_MNIST) postgresql chromium $(OLDEST)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --durations=15
 	PYTHONPATH=$(OLDEST) $(BIN)/python -m pytest -n $(TEST_WORKERS) -q -p no:cacheprovider $(OLDEST_TESTS) --optuna-version \
 	  $(OPTUNA_OLDEST) -k "(engine or postgres or worker or fail or folder or hyperband or confirm) and not best_value"
 

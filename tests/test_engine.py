@@ -136,6 +136,38 @@ def test_a_folder_of_another_configuration_or_kind_is_refused(tmp_path: Path) ->
         Engine(plan(3), tmp_path / "afile")
 
 
+def test_the_folder_record_is_written_before_the_journal_and_removed_when_the_study_cannot_open(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A second command on the same folder refuses a journal without study.json as damaged: the record must come first.
+    import effnet.engine.study as engine_study
+
+    folder, seen = tmp_path / "study", []
+    opened = engine_study.open_storage
+
+    def spy(output: Path, url: str | None, *, create: bool = True):
+        if create:
+            seen.append([(folder / "study.json").exists(), (folder / "study.journal").exists()])
+        return opened(output, url, create=create)
+
+    monkeypatch.setattr(engine_study, "open_storage", spy)
+    assert Engine(plan(2), folder).study.study_name.startswith("effnet-toy-study")
+    assert seen == [[True, False]] and (folder / "study.journal").exists()
+
+    def unusable(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(optuna, "create_study", unusable)
+    with pytest.raises(InputError, match=r"cannot open the study in .*database is locked"):
+        _ = Engine(plan(2), tmp_path / "fresh").study
+    assert not (tmp_path / "fresh" / "study.json").exists()  # nothing of the failed call is left
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "study.json").write_text((folder / "study.json").read_text())
+    with pytest.raises(InputError, match="database is locked"):
+        _ = Engine(plan(2), kept).study
+    assert (kept / "study.json").exists()  # a record this call did not write is kept
+
+
 def test_an_unreachable_storage_url_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot reach the study storage"):
         Engine(plan(2), tmp_path / "study", storage="postgresql+psycopg://nobody:secret@127.0.0.1:1/none")

@@ -189,30 +189,39 @@ class Engine:
 
     @property
     def study(self) -> optuna.Study:
-        """The Optuna study, created on first use together with the folder and its `study.json`."""
+        """The Optuna study, created on first use together with the folder and its `study.json`.
+
+        `study.json` is written before the journal: a second command on the same folder that finds a journal can
+        rely on finding the record beside it (a journal without one is a damaged folder)."""
         if self._study is None:
+            wrote = self._write_folder_record()
             try:
                 self._study = optuna.create_study(storage=self.storage, study_name=self.plan.name,
                                                   load_if_exists=True, directions=list(self.plan.directions),
                                                   sampler=make_sampler(self.plan, 0),
                                                   pruner=make_pruner(self.plan.pruner, **self.plan.pruner_args))
             except Exception as error:  # a corrupt journal or an unusable database surfaces here
+                if wrote:  # nothing of this call is left behind
+                    (self.output / STUDY_FILE).unlink(missing_ok=True)
+                if isinstance(error, InputError):
+                    raise
                 raise InputError(f"cannot open the study in {self.output}: {first_line(error)}") from None
             if self._study.user_attrs.get("effnet.inputs") is None:
                 self._study.set_user_attr("effnet.kind", self.plan.kind)
                 self._study.set_user_attr("effnet.inputs", self.plan.inputs)
-            self._write_folder_record()
         return self._study
 
-    def _write_folder_record(self) -> None:
+    def _write_folder_record(self) -> bool:
+        """Write the folder's `study.json` unless it exists; whether this call wrote it."""
         record = self.output / STUDY_FILE
         if record.exists():
-            return
+            return False
         self.output.mkdir(parents=True, exist_ok=True)
         data = {"kind": self.plan.kind, "study": self.plan.name, "storage": redact(self.storage_url or JOURNAL_FILE),
                 "inputs": self.plan.inputs}
         with atomic_path(record) as temp:
             temp.write_text(json.dumps(data, indent=2))
+        return True
 
     # ----- derived data, shared by every worker --------------------------------------------------------
     def derived(self, name: str, compute: Callable[[], Any]) -> Any:
