@@ -6,6 +6,8 @@
 #                        every run (the trainer checkpoints at its next step), and stage for commit the checkpoint
 #                        (last.pt) of every trial left unfinished with at least 20 minutes of training in it
 #   runs.sh status       the runs' last progress lines and the staged checkpoints
+#   runs.sh carry        stage the checkpoints as `stop` does, without stopping anything (the runs have ended)
+#   runs.sh size         how large this session's submission is so far (its diffs counted as text; see below)
 #
 # Only what git holds survives from one session to the next here, and a 4x trial takes most of a session, an 8x
 # trial or a phi = 3 network of Step 2 more than one. So `stop` force-adds each unfinished trial's last.pt (the
@@ -13,6 +15,13 @@
 # session's checkout continues every trial from the epoch it reached. Each chain runs from a worktree of HEAD
 # (/work/runner), so editing the checkout during a session cannot reach a run in progress; outputs go into this
 # checkout's docs/results/full-size/.
+#
+# A submission is refused whole when its commits' diffs, added up as text, pass 256 MiB, and a changed binary
+# counts as its old and its new content (stop 31 lost a session's runs that way: it committed the 39 MB
+# Fashion-MNIST checkpoint twice, beside three trial checkpoints). So `stop` stages checkpoints only within
+# SUBMISSION_BUDGET_MIB (default 200) counted from the commit the session's first `start` found (runs/landed), the
+# most-trained first (what the session's earlier commits hold is counted too), and says which it had to leave
+# out: commit the runs' outputs once, at the session's end.
 #
 # Core 1: the scaling study (items 2 and 4). Core 2: Step 1 and its confirm phase, then the Fashion-MNIST run
 # (item 5), then Step 2 (item 3). Each command resumes, or returns at once when it has nothing left to do.
@@ -60,6 +69,7 @@ start() {
     git -C "$top" worktree prune
     git -C "$top" worktree add --detach -q "$runner" HEAD
     mkdir -p "$logs"
+    [ -f "$top/runs/landed" ] || git -C "$top" rev-parse HEAD > "$top/runs/landed"  # what this session's submission adds to
     export PYTHONPATH=$runner/src OMP_NUM_THREADS=1 py
     export -f study_cmd search_cmd fmnist_cmd
     export here runner fmnist fmnist_run
@@ -99,7 +109,7 @@ stop() {
     carry
 }
 
-carry() {  # stage the last.pt of unfinished trials; unstage those of finished ones
+carry() {  # stage the last.pt of unfinished trials (within the submission's budget); unstage those of finished ones
     local folder name
     while IFS= read -r name; do
         folder=$(dirname "$top/$name")
@@ -108,23 +118,84 @@ carry() {  # stage the last.pt of unfinished trials; unstage those of finished o
         fi
     done < <(git -C "$top" ls-files "$here" | grep '/trials/.*/last\.pt$' || true)
     while IFS= read -r name; do
-        folder=$(dirname "$name")
-        finished "$folder" && continue
-        worth_carrying "$folder" || continue
-        git -C "$top" add -f "$name"
-        echo "staged $(du -h "$name" | cut -f1) ${name#"$top"/}"
-    done < <(find "$here" -path '*/trials/*/last.pt' -type f)
+        echo "staged $(du -h "$top/$name" | cut -f1) $name"
+    done < <(find "$here" -path '*/trials/*/last.pt' -type f -print0 | python3 -c "$budget_py" "$top" "$(landed)" \
+                 "${SUBMISSION_BUDGET_MIB:-200}" "${CARRY_MINUTES:-20}")
 }
 
-worth_carrying() {  # at least CARRY_MINUTES (default 20) of training in it: less is cheaper to redo than to commit
-    [ -f "$1/metrics.jsonl" ] && python3 -c '
-import json, sys
-seconds = sum(json.loads(line).get("train_seconds") or 0 for line in open(sys.argv[1]) if line.strip())
-sys.exit(0 if seconds >= 60 * float(sys.argv[2]) else 1)' "$1/metrics.jsonl" "${CARRY_MINUTES:-20}"
+landed() {  # the commit this session's submission is counted from
+    if [ -f "$top/runs/landed" ]; then cat "$top/runs/landed"; else git -C "$top" rev-parse HEAD; fi
 }
+
+# Python, for the byte counts: the submission's size so far (diffs of landed..HEAD and of the index, as text, a
+# binary as its old plus its new size), then each checkpoint worth carrying, most-trained first, staged with
+# `git add -f` while the total stays within the budget; prints the paths it staged, and on stderr those it left.
+budget_py='
+import json, subprocess, sys
+from pathlib import Path
+
+top, landed, budget, minutes = sys.argv[1], sys.argv[2], float(sys.argv[3]) * 2**20, float(sys.argv[4])
+
+def git(*args):
+    return subprocess.run(["git", "-C", top, *args], check=True, capture_output=True).stdout
+
+def blob(rev, path):
+    out = subprocess.run(["git", "-C", top, "cat-file", "-s", f"{rev}:{path}"], capture_output=True, text=True)
+    return int(out.stdout) if out.returncode == 0 else 0
+
+def diff_size(old, new):  # new None: the index
+    where = [old] if new is None else [old, new]
+    text = len(git("diff", "--no-ext-diff", "--cached" if new is None else "--no-renames", *where))
+    for line in git("diff", "--numstat", "--no-renames", *(["--cached"] if new is None else []), *where).decode().splitlines():
+        added, removed, path = line.split("\t", 2)
+        if added == "-":  # binary: its old and its new content
+            text += blob(old, path) + (Path(top, path).stat().st_size if new is None and Path(top, path).exists()
+                                       else blob(new, path) if new else 0)
+    return text
+
+commits = git("rev-list", "--reverse", f"{landed}..HEAD").decode().split()
+used, parent = 0, landed
+for commit in commits:
+    used, parent = used + diff_size(parent, commit), commit
+used += diff_size("HEAD", None)
+if len(sys.argv) > 5 and sys.argv[5] == "report":
+    print(f"{used / 2**20:.1f} MiB of diffs since {landed[:7]} ({len(commits)} commits and the index)")
+    sys.exit(0)
+
+def trained(folder):
+    metrics = folder / "metrics.jsonl"
+    lines = metrics.read_text().splitlines() if metrics.exists() else []
+    return sum(json.loads(line).get("train_seconds") or 0 for line in lines if line.strip())
+
+def finished(folder):
+    lines = [line for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()] \
+        if (folder / "metrics.jsonl").exists() else []
+    return bool(lines) and json.loads(lines[-1]).get("test_top1") is not None
+
+tracked = set(git("ls-files", "-s").decode().split("\n"))
+names = [Path(name) for name in sys.stdin.read().split("\0") if name]
+wanted = sorted(((trained(p.parent), p) for p in names if not finished(p.parent)), reverse=True)
+for seconds, path in wanted:
+    if seconds < 60 * minutes:
+        continue
+    relative = str(path.relative_to(top))
+    cost = path.stat().st_size + blob("HEAD", relative)
+    if used + cost > budget:
+        print(f"runs.sh: not carried (the submission would pass {budget / 2**20:.0f} MiB): {relative}, "
+              f"{seconds / 60:.0f} min of training", file=sys.stderr)
+        continue
+    git("add", "-f", relative)
+    used += cost
+    print(relative)
+print(f"runs.sh: the submission so far: {used / 2**20:.1f} MiB of diffs", file=sys.stderr)
+'
 
 finished() {  # a run that has scored the test split (the last thing a trial and the Fashion-MNIST run do)
     [ -f "$1/metrics.jsonl" ] && tail -n 1 "$1/metrics.jsonl" | grep -q '"test_top1": [0-9]'
+}
+
+size() {
+    python3 -c "$budget_py" "$top" "$(landed)" 0 0 report </dev/null
 }
 
 status() {
@@ -136,5 +207,7 @@ case "${1:-}" in
     start) start ;;
     stop) stop "${2:-0}" ;;
     status) status ;;
-    *) echo "usage: $0 start | stop [MINUTES] | status" >&2; exit 2 ;;
+    size) size ;;
+    carry) carry ;;
+    *) echo "usage: $0 start | stop [MINUTES] | status | size | carry" >&2; exit 2 ;;
 esac
