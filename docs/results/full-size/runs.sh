@@ -5,7 +5,7 @@
 #   runs.sh stop [MIN]   give each study up to MIN minutes (default 0) to finish the trial it is in, then Ctrl-C
 #                        every run (the trainer checkpoints at its next step), and stage for commit the checkpoint
 #                        (last.pt) of every trial left unfinished with at least 20 minutes of training in it
-#   runs.sh status       the runs' last progress lines and the staged checkpoints
+#   runs.sh status       the runs' last progress lines, the staged checkpoints and the submission's size
 #   runs.sh carry        stage the checkpoints as `stop` does, without stopping anything (the runs have ended)
 #   runs.sh size         how large this session's submission is so far (its diffs counted as text; see below)
 #
@@ -201,6 +201,7 @@ size() {
 status() {
     for log in "$logs"/core*.log; do echo "== $log"; tail -n 3 "$log"; done
     git -C "$top" ls-files "$here" | grep '/trials/.*/last\.pt$' || echo "no checkpoint is staged"
+    size
 }
 
 case "${1:-}" in
