@@ -92,6 +92,7 @@ def test_a_study_writes_json_markdown_and_figures_and_resumes(tmp_path: Path, ti
     assert all(set(t) >= FIELDS for t in trials) and all(0 <= t["val_top1"] <= t["val_top5"] <= 100 for t in trials)
     assert all(0 <= t["test_top1"] <= 100 and len(t["curve"]) == 4 for t in trials)  # the default 4 curve points
     assert all(0 < t["latency_ms"] < 1e4 for t in trials)  # measured on effnet's inference path (real_latency)
+    assert all(t["machine"].startswith("cpu ") and t["machine"].endswith(f"{os.cpu_count()} cores") for t in trials)
     base = next(t for t in trials if t["method"] == "baseline")
     for t in trials:  # each method's network at (about) twice the baseline's MACs
         if t["method"] != "baseline":

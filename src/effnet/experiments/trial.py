@@ -3,7 +3,9 @@ coefficient search and the architecture search all train their candidates here, 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import platform
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -154,7 +156,22 @@ def train_trial(spec: NetSpec, proxy: ProxySchedule, seed: int, folder: Path,
             "test_top1": last.get("test_top1"), "test_top5": last.get("test_top5"), "test_loss": last.get("test_loss"),
             "ema_top1": last.get("ema_top1"), "seconds": round(seconds, 2), "epochs": len(history),
             "steps": trainer.progress.global_step, "images_per_s": last.get("images_per_s"),
-            "threads": torch.get_num_threads(), "curve": [dict(point) for point in trainer.curve]}
+            "threads": torch.get_num_threads(), "machine": machine(trainer.device),
+            "curve": [dict(point) for point in trainer.curve]}
+
+
+def machine(device: torch.device) -> str:
+    """The hardware a trial trained on ('cpu AMD EPYC, AVX512, 2 cores', 'cuda NVIDIA H100 ...'): a study that spans
+    sessions may span machines, and their speeds and wall times differ."""
+    if device.type == "cuda":
+        return f"cuda {torch.cuda.get_device_name(device)}"
+    name = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    return f"{device.type} {name}, {torch.backends.cpu.get_cpu_capability()}, {os.cpu_count()} cores"
 
 
 def curve_rise(curve: list[dict[str, Any]], tail: float = 0.25) -> float | None:
