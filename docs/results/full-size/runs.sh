@@ -119,8 +119,15 @@ carry() {  # stage the last.pt of unfinished trials (within the submission's bud
     done < <(git -C "$top" ls-files "$here" | grep '/trials/.*/last\.pt$' || true)
     while IFS= read -r name; do
         echo "staged $(du -h "$top/$name" | cut -f1) $name"
-    done < <(find "$here" -path '*/trials/*/last.pt' -type f -print0 | python3 -c "$budget_py" "$top" "$(landed)" \
-                 "${SUBMISSION_BUDGET_MIB:-200}" "${CARRY_MINUTES:-20}")
+    done < <(unfinished | python3 -c "$budget_py" "$top" "$(landed)" "${SUBMISSION_BUDGET_MIB:-200}" \
+                 "${CARRY_MINUTES:-20}")
+}
+
+unfinished() {  # the checkpoints of trials (and the Fashion-MNIST run) not finished, one path a line
+    local name
+    while IFS= read -r name; do
+        finished "$(dirname "$name")" || echo "$name"
+    done < <(find "$here" -path '*/trials/*/last.pt' -type f)
 }
 
 landed() {  # the commit this session's submission is counted from
@@ -139,25 +146,24 @@ top, landed, budget, minutes = sys.argv[1], sys.argv[2], float(sys.argv[3]) * 2*
 def git(*args):
     return subprocess.run(["git", "-C", top, *args], check=True, capture_output=True).stdout
 
-def blob(rev, path):
+def blob(rev, path):  # rev "": the index
     out = subprocess.run(["git", "-C", top, "cat-file", "-s", f"{rev}:{path}"], capture_output=True, text=True)
     return int(out.stdout) if out.returncode == 0 else 0
 
-def diff_size(old, new):  # new None: the index
-    where = [old] if new is None else [old, new]
-    text = len(git("diff", "--no-ext-diff", "--cached" if new is None else "--no-renames", *where))
-    for line in git("diff", "--numstat", "--no-renames", *(["--cached"] if new is None else []), *where).decode().splitlines():
-        added, removed, path = line.split("\t", 2)
+def diff_size(old, new):  # new "": the index
+    where = ["--cached", old] if new == "" else [old, new]
+    text = len(git("diff", "--no-ext-diff", "--no-renames", *where))
+    for line in git("diff", "--numstat", "--no-renames", *where).decode().splitlines():
+        added, _, path = line.split("\t", 2)
         if added == "-":  # binary: its old and its new content
-            text += blob(old, path) + (Path(top, path).stat().st_size if new is None and Path(top, path).exists()
-                                       else blob(new, path) if new else 0)
+            text += blob(old, path) + blob(new, path)
     return text
 
 commits = git("rev-list", "--reverse", f"{landed}..HEAD").decode().split()
 used, parent = 0, landed
 for commit in commits:
     used, parent = used + diff_size(parent, commit), commit
-used += diff_size("HEAD", None)
+used += diff_size("HEAD", "")
 if len(sys.argv) > 5 and sys.argv[5] == "report":
     print(f"{used / 2**20:.1f} MiB of diffs since {landed[:7]} ({len(commits)} commits and the index)")
     sys.exit(0)
@@ -167,14 +173,8 @@ def trained(folder):
     lines = metrics.read_text().splitlines() if metrics.exists() else []
     return sum(json.loads(line).get("train_seconds") or 0 for line in lines if line.strip())
 
-def finished(folder):
-    lines = [line for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()] \
-        if (folder / "metrics.jsonl").exists() else []
-    return bool(lines) and json.loads(lines[-1]).get("test_top1") is not None
-
-tracked = set(git("ls-files", "-s").decode().split("\n"))
-names = [Path(name) for name in sys.stdin.read().split("\0") if name]
-wanted = sorted(((trained(p.parent), p) for p in names if not finished(p.parent)), reverse=True)
+names = [Path(name) for name in sys.stdin.read().splitlines() if name]
+wanted = sorted(((trained(path.parent), path) for path in names), reverse=True)
 for seconds, path in wanted:
     if seconds < 60 * minutes:
         continue
