@@ -69,7 +69,11 @@ start() {
     git -C "$top" worktree prune
     git -C "$top" worktree add --detach -q "$runner" HEAD
     mkdir -p "$logs"
-    [ -f "$top/runs/landed" ] || git -C "$top" rev-parse HEAD > "$top/runs/landed"  # what this session's submission adds to
+    # what this session's submission adds to; a session lasts at most 3 hours, so an older record is an earlier
+    # session's (stop 33 found stop 31's, which would have counted the landed stop 32 against this session)
+    if [ ! -f "$top/runs/landed" ] || [ -n "$(find "$top/runs/landed" -mmin +200)" ]; then
+        git -C "$top" rev-parse HEAD > "$top/runs/landed"
+    fi
     export PYTHONPATH=$runner/src OMP_NUM_THREADS=1 py
     export -f study_cmd search_cmd fmnist_cmd
     export here runner fmnist fmnist_run
@@ -131,7 +135,13 @@ unfinished() {  # the checkpoints of trials (and the Fashion-MNIST run) not fini
 }
 
 landed() {  # the commit this session's submission is counted from
-    if [ -f "$top/runs/landed" ]; then cat "$top/runs/landed"; else git -C "$top" rev-parse HEAD; fi
+    if [ -f "$top/runs/landed" ]; then
+        [ -z "$(find "$top/runs/landed" -mmin +200)" ] ||
+            echo "runs.sh: runs/landed is over 200 minutes old (an earlier session's?); counting from it" >&2
+        cat "$top/runs/landed"
+    else
+        git -C "$top" rev-parse HEAD
+    fi
 }
 
 # Python, for the byte counts: the submission's size so far (diffs of landed..HEAD and of the index, as text, a
