@@ -7,10 +7,11 @@ Debian's dataset-fashion-mnist.
         --resolution 28 --epochs 100 --output runs/fmnist
 
 With `--val-split holdout` (the default) the run trains on 50,000 images, validates on the 10,000 held out after
-every epoch (the curve) and scores the test split once, after the last epoch: the schedule is fixed beforehand and
-nothing is chosen on the test split. `--val-split dataset` validates on the test split every epoch (the old
-protocol). An interrupted run continues exactly with `--resume` (same arguments); `wall_s` then covers the resumed
-part, and `train_s` sums every epoch's training time.
+every epoch (the curve) and scores the test split once, after the last epoch, with the weights (the model's or
+its EMA's) that did better on validation: the schedule is fixed beforehand and nothing is chosen on the test
+split. `--val-split dataset` validates on the test split every epoch (the old protocol). An interrupted run
+continues exactly with `--resume` (same arguments); `wall_s` then covers the resumed part, and `train_s` sums every
+epoch's training time.
 """
 
 from __future__ import annotations
@@ -75,13 +76,15 @@ def main() -> int:
     rows = [json.loads(line) for line in (output / "metrics.jsonl").read_text().splitlines()]
     last = rows[-1]
     holdout = args.val_split == "holdout"
-    weights = output / "pretrained" / "model.safetensors"
+    scored = last.get("test_weights") or "model"  # the weights that did better on validation: model or EMA
+    weights = output / ("pretrained-ema" if scored == "ema" else "pretrained") / "model.safetensors"
     result = {"model": spec.name, "source": args.model, "phi": phi, "resolution": args.resolution,
               "params": stats.params, "macs": stats.macs, "recipe": args.recipe, "overrides": args.set,
               "epochs": args.epochs, "batch_size": args.batch_size, "workers": args.workers,
               "val_split": args.val_split, "steps": summary["global_step"], "threads": args.threads,
               "test_top1": last.get("test_top1") if holdout else last["val_top1"],
-              "test_top1_ema": None if holdout else last["ema_top1"],  # the holdout run tests the model only
+              "test_top1_ema": None if holdout else last["ema_top1"],  # holdout: one test score, of `test_weights`
+              "test_weights": scored if holdout else "model", "val_top1_ema": last["ema_top1"] if holdout else None,
               "val_top1": last["val_top1"] if holdout else None, "wall_s": round(wall, 1),
               "train_s": round(sum(r.get("train_seconds") or 0.0 for r in rows), 1), "resumed": args.resume,
               "train_images_per_s": last["images_per_s"],

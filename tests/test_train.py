@@ -12,6 +12,7 @@ from torch import nn
 
 import effnet
 import effnet.train.datasets as datasets
+import effnet.train.loop as loop
 from effnet.errors import InputError
 from effnet.train import (
     PRESETS,
@@ -164,6 +165,29 @@ def test_training_writes_metrics_checkpoints_and_pretrained(tmp_path: Path) -> N
     assert cfg["labels"][:2] == ["T-shirt/top", "Trouser"] and len(cfg["labels"]) == 10
     assert model.preprocessing.class_names(10)[9] == "Ankle boot"
     assert effnet.from_pretrained(out / "pretrained-ema").preprocessing == model.preprocessing
+
+
+def test_the_weights_better_on_validation_are_the_ones_the_test_split_scores(tmp_path: Path, monkeypatch) -> None:
+    assert loop.scored_weights({"top1": 60.0, "ema": {"top1": 61.0}}) == "ema"
+    assert loop.scored_weights({"top1": 60.0, "ema": {"top1": 60.0}}) == "model"  # a tie keeps the model's
+    assert loop.scored_weights({"top1": 60.0}) == loop.scored_weights(None) == "model"  # no EMA
+    data = make_fashion(tmp_path / "data", n_train=60, n_test=12)
+    trainer = Trainer(tiny_config(data, tmp_path / "run", val_split="holdout", limit_val=None))
+    scored = []
+
+    def evaluate(module, loader, **kwargs):  # the EMA wins on validation whatever the weights
+        result = real_evaluate(module, loader, **kwargs)
+        scored.append((module, loader))
+        ema_on_val = module is trainer.ema.module and loader is trainer.val_loader
+        return {**result, "top1": 100.0} if ema_on_val else {**result, "top1": min(result["top1"], 99.0)}
+
+    real_evaluate = loop.evaluate
+    monkeypatch.setattr(loop, "evaluate", evaluate)
+    trainer.fit()
+    last = trainer.history[-1]
+    assert last["test_weights"] == "ema" and last["ema_top1"] == 100.0
+    tested = [module for module, loader in scored if loader is trainer.test_loader]
+    assert tested == [trainer.ema.module]  # the test split scored once, with the EMA's weights
 
 
 def test_trainer_defaults_to_channels_last_on_cpu(tmp_path: Path) -> None:

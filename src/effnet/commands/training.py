@@ -112,7 +112,8 @@ def execute(config: TrainConfig, as_json: bool) -> int:
     elif summary["last"] is not None:
         last = summary["last"]
         ema = f", EMA top-1 {last['ema_top1']:.2f}%" if last.get("ema_top1") is not None else ""
-        test = (f"; test top-1 {last['test_top1']:.2f}% (scored once)" if last.get("test_top1") is not None
+        weights = "the EMA's weights, better on validation; " if last.get("test_weights") == "ema" else ""
+        test = (f"; test top-1 {last['test_top1']:.2f}% ({weights}scored once)" if last.get("test_top1") is not None
                 else "")
         print(f"{summary['status']} at step {summary['global_step']}: val top-1 {last['val_top1']:.2f}%, "
               f"top-5 {last['val_top5']:.2f}%{ema}{test}; outputs in {summary['output']}")

@@ -154,8 +154,8 @@ def train_trial(spec: NetSpec, proxy: ProxySchedule, seed: int, folder: Path,
     seconds = sum(row.get("train_seconds") or 0.0 for row in history)
     return {"val_top1": last["val_top1"], "val_top5": last["val_top5"], "val_loss": last["val_loss"],
             "test_top1": last.get("test_top1"), "test_top5": last.get("test_top5"), "test_loss": last.get("test_loss"),
-            "ema_top1": last.get("ema_top1"), "seconds": round(seconds, 2), "epochs": len(history),
-            "steps": trainer.progress.global_step, "images_per_s": last.get("images_per_s"),
+            "test_weights": last.get("test_weights"), "ema_top1": last.get("ema_top1"), "seconds": round(seconds, 2),
+            "epochs": len(history), "steps": trainer.progress.global_step, "images_per_s": last.get("images_per_s"),
             "threads": torch.get_num_threads(), "machine": machine(trainer.device),
             "curve": [dict(point) for point in trainer.curve]}
 

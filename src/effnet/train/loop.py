@@ -87,7 +87,8 @@ class Trainer:
     `step_losses` holds the (rank-averaged) loss of every optimizer step taken by this process; `history` the
     epoch rows of the whole run (also those before a resume), `curve` every validation point (epoch ends and the
     `val_points` spread over the run). With a held-out validation split the test split is scored once, after the
-    last step, into the last row (`test_top1`, ...)."""
+    last step, into the last row (`test_top1`, ...; `test_weights` says whether the model's or the EMA's weights were
+    scored: those with the better validation top-1)."""
 
     def __init__(self, config: TrainConfig, on_validate: Callable[[dict[str, Any]], None] | None = None) -> None:
         check_options(config)
@@ -270,13 +271,15 @@ class Trainer:
             logits = self.net(images)
         return F.cross_entropy(logits.float(), targets, label_smoothing=r.label_smoothing)
 
-    def _validate(self, loader: DataLoader | None = None, ema: bool = True) -> dict[str, Any]:
-        kwargs = {"num_classes": len(self.classes), "device": self.device, "info": self.dist,
-                  "amp_dtype": self.amp_dtype, "channels_last": self.channels_last, "classes": self.classes}
-        loader = loader or self.val_loader
-        result = evaluate(self.model, loader, **kwargs)
-        if ema and self.ema is not None:
-            result["ema"] = evaluate(self.ema.module, loader, **kwargs)
+    def _eval_options(self) -> dict[str, Any]:
+        return {"num_classes": len(self.classes), "device": self.device, "info": self.dist,
+                "amp_dtype": self.amp_dtype, "channels_last": self.channels_last, "classes": self.classes}
+
+    def _validate(self) -> dict[str, Any]:
+        """The model's (and its EMA's) scores on the validation split."""
+        result = evaluate(self.model, self.val_loader, **self._eval_options())
+        if self.ema is not None:
+            result["ema"] = evaluate(self.ema.module, self.val_loader, **self._eval_options())
         return result
 
     def _keep_point(self, epoch: float, result: dict[str, Any]) -> dict[str, Any]:
@@ -325,8 +328,10 @@ class Trainer:
         if result is not None:
             point = self._keep_point(epoch + step_in_epoch / self.sampler.steps_per_epoch, result)
         if final and self.test_loader is not None:  # the test split, scored once: never used for a choice
-            test = self._validate(self.test_loader, ema=False)
-            row.update(test_top1=test["top1"], test_top5=test["top5"], test_loss=test["loss"])
+            weights = scored_weights(result)
+            module = self.ema.module if weights == "ema" else self.model
+            test = evaluate(module, self.test_loader, **self._eval_options())
+            row.update(test_top1=test["top1"], test_top5=test["top5"], test_loss=test["loss"], test_weights=weights)
         if result is not None and not math.isfinite(result["loss"]):
             kept = self.checkpoint_path if self.checkpoint_path.exists() else "none"
             raise TrainingDiverged(f"training diverged in epoch {epoch + 1}: the validation loss is {result['loss']}; "
@@ -495,6 +500,13 @@ class Trainer:
             self.ema.update(self.model)
 
 
+def scored_weights(result: dict[str, Any] | None) -> str:
+    """Which weights the test split scores: the EMA's when they beat the model's on the validation split, else the
+    model's (a choice made on validation, so the test split is still scored once and chooses nothing)."""
+    ema = (result or {}).get("ema")
+    return "ema" if ema is not None and result is not None and ema["top1"] > result["top1"] else "model"
+
+
 def validation_steps(total: int, points: int, max_steps: int | None = None) -> frozenset[int]:
     """The optimizer steps after which a run with `points` curve points validates: evenly spread, the last at the
     end of the run (`max_steps` when it ends the run earlier)."""
@@ -536,4 +548,4 @@ def train(config: TrainConfig) -> dict[str, Any]:
         return Trainer(config).fit()
 
 
-__all__ = ["Trainer", "train", "validation_steps"]
+__all__ = ["Trainer", "scored_weights", "train", "validation_steps"]
