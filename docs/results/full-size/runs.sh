@@ -6,7 +6,8 @@
 #                        every run (the trainer checkpoints at its next step), and stage for commit the checkpoint
 #                        (last.pt) of every trial left unfinished with at least 20 minutes of training in it
 #   runs.sh status       the runs' last progress lines, the staged checkpoints and the submission's size
-#   runs.sh carry        stage the checkpoints as `stop` does, without stopping anything (the runs have ended)
+#   runs.sh carry        stage the checkpoints as `stop` does, without stopping anything (the runs have ended), and
+#                        the weights the finished Fashion-MNIST run was tested with
 #   runs.sh size         how large this session's submission is so far (its diffs counted as text; see below)
 #
 # Only what git holds survives from one session to the next here, and a 4x trial takes most of a session, an 8x
@@ -114,7 +115,14 @@ stop() {
 }
 
 carry() {  # stage the last.pt of unfinished trials (within the submission's budget); unstage those of finished ones
-    local folder name
+    local folder name weights
+    if [ -f "$fmnist/result.json" ]; then  # the finished Fashion-MNIST run: its tested weights (10 MB) are a result
+        weights=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["weights"])' "$fmnist/result.json")
+        if [ -f "$weights" ]; then
+            git -C "$top" add -f "$(dirname "$weights")"
+            echo "staged $(du -sh "$(dirname "$weights")" | cut -f1) $(dirname "$weights")"
+        fi
+    fi
     while IFS= read -r name; do
         folder=$(dirname "$top/$name")
         if finished "$folder" || [ ! -f "$top/$name" ]; then
