@@ -37,6 +37,21 @@ def test_predictions_come_with_an_interval_over_seeds_and_a_judgement() -> None:
     assert result["seeds"] == [0, 1, 2] and result["low"] < truth < result["high"]
     assert result["mean"] == pytest.approx(truth, abs=0.01)
     assert judge(result, [truth])["inside"] and not judge(result, [truth - 5])["inside"]
+    assert judge(result, [truth - 0.05, truth + 0.05])["verdict"] == "as predicted"
+    missed = judge(result, [truth - 5.1, truth - 4.9])
+    assert missed["verdict"] == "below the prediction" and missed["difference"]["high"] < 0
+    assert judge(result, [truth + 5.1, truth + 4.9])["verdict"] == "above the prediction"
+    assert judge(result, [truth - 5])["verdict"] == "no verdict (one seed)"  # one measured seed: no interval
+
+
+def test_the_measurement_is_judged_with_both_sides_noise() -> None:
+    """A measured mean just outside the prediction's own interval is no proof the law missed: the interval of
+    measured minus predicted widens by the measured seeds' spread (Welch)."""
+    predicted = {"mean": 90.0, "low": 89.5, "high": 90.5, "predicted_top1": [89.8, 90.0, 90.2]}
+    result = judge(predicted, [90.2, 91.4])
+    assert result["inside"] is False and result["verdict"] == "as predicted"
+    low, high = result["difference"]["low"], result["difference"]["high"]
+    assert low < 0 < high and result["difference"]["n"] == (2, 3)
 
 
 def test_a_study_predicts_then_trains_the_larger_networks(tmp_path: Path, fashion_mnist: str, monkeypatch) -> None:

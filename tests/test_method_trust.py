@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from scipy import stats as scipy_stats
 from torch import nn
 
 import effnet
@@ -28,7 +29,14 @@ from effnet.experiments.convergence import ConvergenceCheck, summarize_check
 from effnet.experiments.report import write_report
 from effnet.experiments.scaling import size_networks
 from effnet.experiments.scaling_report import comparisons, conclusion, fidelity_check, unequal_costs, unfinished
-from effnet.experiments.stats import NO_VERDICT, compare_family, holm, kendall_tau, paired_difference
+from effnet.experiments.stats import (
+    NO_VERDICT,
+    compare_family,
+    holm,
+    kendall_tau,
+    paired_difference,
+    unpaired_difference,
+)
 from effnet.experiments.trial import ProxySchedule, curve_rise
 from effnet.search import ArchitectureSearch, CoefficientSearch, SearchSpace
 from effnet.search.architecture import run_architecture_search
@@ -243,6 +251,16 @@ def test_a_paired_difference_has_the_student_t_interval() -> None:
     assert shared["low"] > 0
     one = paired_difference([1.0], [0.0])
     assert one["low"] is None and one["p"] is None
+
+
+def test_an_unpaired_difference_has_welchs_interval() -> None:
+    d = unpaired_difference([90.1, 90.5], [89.0, 89.6, 89.3])
+    # Welch by hand: variances 0.08 and 0.09, se^2 = 0.04 + 0.03, df = 0.07^2 / (0.04^2 / 1 + 0.03^2 / 2)
+    se, df = math.sqrt(0.07), 0.07 ** 2 / (0.04 ** 2 + 0.03 ** 2 / 2)
+    half = float(scipy_stats.t.ppf(0.975, df)) * se
+    assert d["mean"] == pytest.approx(1.0) and d["n"] == (2, 3)
+    assert d["low"] == pytest.approx(1.0 - half, abs=1e-3) and d["high"] == pytest.approx(1.0 + half, abs=1e-3)
+    assert unpaired_difference([90.0], [89.0, 89.5])["low"] is None  # one value on a side: no interval
 
 
 def test_a_score_from_one_run_has_no_spread_and_from_several_the_sample_std() -> None:

@@ -4,7 +4,8 @@ MACs and predict it at a larger budget, with an interval from the seeds; then tr
 The fit is a power law in MACs, error = a * MACs^(-b) (a line in log-log space, least squares), done for each seed
 separately on that seed's baseline and scaled networks, so the seeds' spread of the prediction gives a Student-t
 interval. A saturating law (with a floor) needs more than three points to be determined, and a study has three
-per method; the report says so, and a measurement outside the interval says the law does not hold here."""
+per method; the report says so. The measurement is judged by measured minus predicted with Welch's interval
+(the measured seeds and the predicting seeds are both noisy): an interval without 0 says the law missed here."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from .stats import paired_difference
+from .stats import paired_difference, unpaired_difference
 
 
 def fit_power_law(macs: Sequence[float], errors: Sequence[float]) -> tuple[float, float] | None:
@@ -64,13 +65,27 @@ def predictions(rows: list[dict[str, Any]], target_macs: dict[str, float], metri
 
 
 def judge(predicted: dict[str, Any], measured: Sequence[float]) -> dict[str, Any]:
-    """The measurement against the prediction: its mean, and whether it falls inside the prediction's interval."""
+    """The measurement against the prediction: its mean, whether it falls inside the prediction's interval, and
+    measured minus predicted with Welch's interval over both sets of seeds (both are noisy), whose verdict says
+    whether the law missed."""
     if not measured or predicted["mean"] is None:
-        return {"measured_mean": None, "inside": None, "error": None}
+        return {"measured_mean": None, "inside": None, "error": None, "difference": None, "verdict": None}
     mean = sum(measured) / len(measured)
     inside = None if predicted["low"] is None else predicted["low"] <= mean <= predicted["high"]
+    difference = unpaired_difference(list(measured), predicted["predicted_top1"])
     return {"measured_mean": round(mean, 4), "measured": list(measured), "inside": inside,
-            "error": round(mean - predicted["mean"], 4)}
+            "error": round(mean - predicted["mean"], 4), "difference": difference,
+            "verdict": law_verdict(difference)}
 
 
-__all__ = ["fit_power_law", "judge", "predict_error", "predictions"]
+def law_verdict(difference: dict[str, Any]) -> str:
+    """"as predicted" when the interval of measured minus predicted holds 0, else "above/below the prediction";
+    "no verdict" without an interval (one seed on a side)."""
+    if difference["low"] is None:
+        return "no verdict (one seed)"
+    if difference["low"] <= 0 <= difference["high"]:
+        return "as predicted"
+    return "above the prediction" if difference["mean"] > 0 else "below the prediction"
+
+
+__all__ = ["fit_power_law", "judge", "law_verdict", "predict_error", "predictions"]

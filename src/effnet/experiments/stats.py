@@ -4,7 +4,8 @@ correction across the comparisons of one report, the verdict they allow, and ran
 Methods trained with the same seed see the same data order and augmentation, so their results are compared in
 pairs: the difference per seed, its mean, and the t interval of that mean (n - 1 degrees of freedom). With one
 seed there is no interval, so no verdict either: "no verdict (one seed)", never "not distinguishable", which
-would claim a test that was not made."""
+would claim a test that was not made. Samples that share no pairing (a measurement against a prediction) get
+Welch's interval instead."""
 
 from __future__ import annotations
 
@@ -36,6 +37,28 @@ def paired_difference(a: Sequence[float], b: Sequence[float], level: float = LEV
     p = exact if se == 0.0 else float(2 * scipy_stats.t.sf(abs(mean) / se, n - 1))
     return {"mean": round(mean, 4), "low": round(mean - t * se, 4), "high": round(mean + t * se, 4),
             "p": round(p, 6), "n": n, "sd": round(sd, 4)}
+
+
+def unpaired_difference(a: Sequence[float], b: Sequence[float], level: float = LEVEL) -> dict[str, Any]:
+    """Mean of a minus mean of b for two independent samples, Welch's `level` interval (unequal variances,
+    Welch-Satterthwaite degrees of freedom) and its two-sided p; interval and p are None with fewer than two values
+    on either side."""
+    if not a or not b:
+        return {"mean": None, "low": None, "high": None, "p": None, "n": (len(a), len(b))}
+    mean_a, mean_b = sum(a) / len(a), sum(b) / len(b)
+    mean = mean_a - mean_b
+    if len(a) < 2 or len(b) < 2:
+        return {"mean": round(mean, 4), "low": None, "high": None, "p": None, "n": (len(a), len(b))}
+    shares = [sum((x - m) ** 2 for x in xs) / (len(xs) - 1) / len(xs) for xs, m in ((a, mean_a), (b, mean_b))]
+    se = math.sqrt(sum(shares))
+    if se == 0.0:
+        return {"mean": round(mean, 4), "low": round(mean, 4), "high": round(mean, 4),
+                "p": 1.0 if mean == 0.0 else 0.0, "n": (len(a), len(b))}
+    df = se ** 4 / sum(share ** 2 / (len(xs) - 1) for share, xs in zip(shares, (a, b)) if share > 0)
+    t = float(scipy_stats.t.ppf(0.5 + level / 2, df))
+    p = float(2 * scipy_stats.t.sf(abs(mean) / se, df))
+    return {"mean": round(mean, 4), "low": round(mean - t * se, 4), "high": round(mean + t * se, 4),
+            "p": round(p, 6), "n": (len(a), len(b))}
 
 
 def holm(pvalues: Sequence[float | None]) -> list[float | None]:
@@ -82,4 +105,5 @@ def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float | None:
     return None if tau is None or not math.isfinite(float(tau)) else round(float(tau), 4)
 
 
-__all__ = ["LEVEL", "NO_VERDICT", "compare_family", "holm", "kendall_tau", "paired_difference", "verdict"]
+__all__ = ["LEVEL", "NO_VERDICT", "compare_family", "holm", "kendall_tau", "paired_difference",
+           "unpaired_difference", "verdict"]
