@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 import effnet
+from effnet.errors import InputError
 from effnet.experiments import ScalingStudy, run_scaling_study
 from effnet.experiments.extrapolation import fit_power_law, judge, predict_error, predictions
+from effnet.experiments.scaling import check_extrapolation
 from effnet.experiments.trial import ProxySchedule
 
 TINY = effnet.scale("efficientnet-b0-small", width=0.25, depth=0.1).replace(resolution=16, name="tiny")
@@ -74,6 +76,19 @@ def test_a_study_predicts_then_trains_the_larger_networks(tmp_path: Path, fashio
     assert len(width["measured"]) == 2 and width["inside"] is not None and math.isfinite(width["error"])
     assert (tmp_path / "study" / "extrapolate-8x" / "results.json").is_file()
     assert "Predict, then measure: 8x" in (tmp_path / "study" / "report.md").read_text()
+
+
+def test_an_extrapolation_no_method_can_reach_is_refused_before_the_study_trains(tmp_path: Path, fashion_mnist: str,
+                                                                                 monkeypatch) -> None:
+    trained = []
+    monkeypatch.setattr("effnet.experiments.scaling.train_trial", lambda *args, **kw: trained.append(args))
+    proxy = ProxySchedule(data_dir=fashion_mnist, epochs=1, limit_train=32, limit_val=32, limit_test=32)
+    study = ScalingStudy(TINY, budgets=(2.0,), methods=("depth", "compound"), extrapolate=5000.0, proxy=proxy)
+    with pytest.raises(InputError, match=r"extrapolate: depth scaling cannot reach 5000x.*leave depth out"):
+        run_scaling_study(study, tmp_path / "study", progress=False)
+    assert trained == [] and not (tmp_path / "study").exists()
+    reachable = ScalingStudy(TINY, budgets=(2.0,), methods=("width",), extrapolate=4.0, proxy=proxy)
+    check_extrapolation(reachable)  # sizes, and passes
 
 
 def test_effnet_report_writes_the_tables_again_from_the_results_alone(tmp_path: Path, fashion_mnist: str,

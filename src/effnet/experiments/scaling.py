@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..architecture.budget import METHODS, fit_budget
+from ..architecture.profiling import images_per_batch
 from ..architecture.scaling import (
     ALPHA,
     BETA,
@@ -240,6 +241,7 @@ def run_scaling_study(study: ScalingStudy, output: str | os.PathLike[str], *, st
     measurement."""
     options = {"storage": storage, "workers": workers, "threads": threads, "progress": progress,
                "overwrite": overwrite, "max_failures": max_failures}
+    check_extrapolation(study)
     data = run_experiment(study, output, **options)
     if study.extrapolate is None or data["counts"]["done"] < data["counts"]["planned"]:
         return data
@@ -258,6 +260,24 @@ def run_scaling_study(study: ScalingStudy, output: str | os.PathLike[str], *, st
                                   for m in methods}}
     engine = Engine(study.prepare().plan(), output, storage=storage, outputs=study.outputs)
     return write_outputs(engine, Path(output), data["counts"], extrapolation=result)
+
+
+def check_extrapolation(study: ScalingStudy) -> None:
+    """Size the networks the extrapolation may train before the study starts (in MACs, whatever the budget metric):
+    a budget a method cannot reach, or a network too large for one image's activations, is refused now, not after
+    hours of the study's trials."""
+    if study.extrapolate is None:
+        return
+    methods = study.extrapolate_methods or tuple(m for m in study.methods if m in METHODS)
+    for method in methods:
+        try:
+            fit = fit_budget(study.baseline, f"{study.extrapolate}x", method, alpha=study.alpha, beta=study.beta,
+                             gamma=study.gamma, num_classes=study.num_classes or 10,
+                             repeat_rounding=study.repeat_rounding)  # in MACs: measuring latency takes minutes
+            images_per_batch(fit.spec, fit.spec.resolution, 1)
+        except SpecError as error:
+            raise InputError(f"extrapolate: {method} scaling cannot reach {study.extrapolate:g}x ({error}); choose a "
+                             f"smaller budget or leave {method} out of the methods to extrapolate") from None
 
 
 def extrapolation_methods(rows: list[dict[str, Any]], study: ScalingStudy) -> tuple[str, ...]:
@@ -287,5 +307,6 @@ def parse_budgets(items: Sequence[str] | str) -> tuple[float, ...]:
     return tuple(budgets)
 
 
-__all__ = ["BUDGET_METRICS", "GRID_PAIRS", "GRID_WIDTHS", "KIND", "NETWORK_FIELDS", "ScalingStudy", "label",
-           "objective", "parse_budgets", "run_scaling_study", "size_networks", "study_baseline"]
+__all__ = ["BUDGET_METRICS", "GRID_PAIRS", "GRID_WIDTHS", "KIND", "NETWORK_FIELDS", "ScalingStudy",
+           "check_extrapolation", "label", "objective", "parse_budgets", "run_scaling_study", "size_networks",
+           "study_baseline"]
