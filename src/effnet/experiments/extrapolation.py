@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from .stats import paired_difference, unpaired_difference
+from .stats import NO_VERDICT, paired_difference, unpaired_difference
 
 
 def fit_power_law(macs: Sequence[float], errors: Sequence[float]) -> tuple[float, float] | None:
@@ -82,7 +82,7 @@ def law_verdict(difference: dict[str, Any]) -> str:
     """"as predicted" when the interval of measured minus predicted holds 0, else "above/below the prediction";
     "no verdict" without an interval (one seed on a side)."""
     if difference["low"] is None:
-        return "no verdict (one seed)"
+        return NO_VERDICT
     if difference["low"] <= 0 <= difference["high"]:
         return "as predicted"
     return "above the prediction" if difference["mean"] > 0 else "below the prediction"

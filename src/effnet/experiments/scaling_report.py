@@ -405,7 +405,7 @@ def extrapolation_lines(extrapolation: dict[str, Any] | None) -> list[str]:
         measured = ("-" if r.get("measured_mean") is None else
                     f"{r['measured_mean']:.2f} ({len(r.get('measured') or [])})")
         lines.append(f"| {method} | {r['target_macs'] / 1e6:.1f} | {interval} | {measured} | "
-                     f"{_law_difference(r)} | {_law_verdict(r)} |")
+                     f"{_law_difference(r)} | {r.get('verdict') or '-'} |")
     lines += ["", "Three points per method determine a power law but not a floor: a measurement below the prediction "
               "says the law does not carry this far, not that the method failed. The interval of measured minus "
               "predicted counts the noise of both the measured seeds and the seeds' predictions."]
@@ -419,10 +419,6 @@ def _law_difference(r: dict[str, Any]) -> str:
     if difference["low"] is None:
         return f"{difference['mean']:+.2f} (one seed: no interval)"
     return f"{difference['mean']:+.2f} [{difference['low']:+.2f}, {difference['high']:+.2f}]"
-
-
-def _law_verdict(r: dict[str, Any]) -> str:
-    return r.get("verdict") or "-"
 
 
 def analyse(rows: list[dict[str, Any]], inputs: dict[str, Any]) -> dict[str, Any]:

@@ -504,7 +504,7 @@ def scored_weights(result: dict[str, Any] | None) -> str:
     """Which weights the test split scores: the EMA's when they beat the model's on the validation split, else the
     model's (a choice made on validation, so the test split is still scored once and chooses nothing)."""
     ema = (result or {}).get("ema")
-    return "ema" if ema is not None and result is not None and ema["top1"] > result["top1"] else "model"
+    return "ema" if ema is not None and ema["top1"] > result["top1"] else "model"
 
 
 def validation_steps(total: int, points: int, max_steps: int | None = None) -> frozenset[int]:
