@@ -17,6 +17,7 @@ import uuid
 
 import optuna
 from optuna.trial import TrialState
+from sqlalchemy.pool import NullPool
 
 GRID = [{"x": x, "y": y} for x in range(4) for y in ("a", "b")]  # 8 points
 
@@ -75,8 +76,14 @@ else:
 """
 
 
+def _storage(url: str) -> optuna.storages.RDBStorage:
+    """Unpooled, as effnet opens a database: RDBStorage has no close, and a pooled connection would outlive it."""
+    return optuna.storages.RDBStorage(url, engine_kwargs={"poolclass": NullPool})
+
+
 def _new_study(url: str) -> optuna.Study:
-    study = optuna.create_study(study_name=f"grid-{uuid.uuid4().hex[:8]}", storage=url, direction="maximize")
+    study = optuna.create_study(study_name=f"grid-{uuid.uuid4().hex[:8]}", storage=_storage(url),
+                                direction="maximize")
     for params in GRID + GRID:  # the second round is skipped: the same params already exist
         study.enqueue_trial(params, user_attrs={"grid": True}, skip_if_exists=True)
     assert len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,))) == len(GRID)
@@ -118,12 +125,12 @@ def _assert_grid_done_once(study: optuna.Study, workers: set[str]) -> list:
 
 def test_rdb_storage_creates_and_loads_a_study_and_its_best_value(postgres_url: str) -> None:
     assert postgres_url.startswith("postgresql+psycopg://")
-    storage = optuna.storages.RDBStorage(postgres_url)
+    storage = _storage(postgres_url)
     name = f"smoke-{uuid.uuid4().hex[:8]}"
     study = optuna.create_study(study_name=name, storage=storage)
     study.optimize(lambda trial: trial.suggest_float("x", -1, 1) ** 2, n_trials=3)
-    assert name in optuna.get_all_study_names(storage=postgres_url)
-    loaded = optuna.load_study(study_name=name, storage=optuna.storages.RDBStorage(postgres_url))
+    assert name in optuna.get_all_study_names(storage=storage)
+    loaded = optuna.load_study(study_name=name, storage=_storage(postgres_url))
     assert [t.state for t in loaded.trials] == [TrialState.COMPLETE] * 3
     assert loaded.best_value == study.best_value
 

@@ -13,6 +13,7 @@ from typing import Any
 from optuna.exceptions import ExperimentalWarning
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
+from sqlalchemy.pool import NullPool
 
 from ..errors import InputError
 from .heartbeat import HEARTBEAT, STALE_AFTER, retry_stale
@@ -78,9 +79,11 @@ def folder_storage(folder: Path, url: str | None = None) -> tuple[BaseStorage, s
 
 
 def _engine_kwargs(url: str) -> dict[str, Any]:
+    """No connection pool: Optuna's RDBStorage has no close, so pooled connections outlived every storage that was
+    dropped (psycopg warns of each when it is collected); a trial's few queries per minute need no pool."""
     if url.startswith("postgresql"):
-        return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
-    return {}
+        return {"poolclass": NullPool, "connect_args": {"connect_timeout": 10}}
+    return {} if ":memory:" in url or url.rstrip("/").endswith("sqlite:") else {"poolclass": NullPool}
 
 
 def redact(url: str) -> str:
