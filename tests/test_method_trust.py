@@ -28,7 +28,14 @@ from effnet.experiments import ScalingStudy, study_baseline
 from effnet.experiments.convergence import ConvergenceCheck, summarize_check
 from effnet.experiments.report import write_report
 from effnet.experiments.scaling import size_networks
-from effnet.experiments.scaling_report import comparisons, conclusion, fidelity_check, unequal_costs, unfinished
+from effnet.experiments.scaling_report import (
+    _interval,
+    comparisons,
+    conclusion,
+    fidelity_check,
+    unequal_costs,
+    unfinished,
+)
 from effnet.experiments.stats import (
     NO_VERDICT,
     compare_family,
@@ -305,6 +312,10 @@ def test_one_paired_seed_gets_no_verdict_not_a_claim_that_the_two_are_alike() ->
     short = [{**r, "schedule_epochs": 3, "val_top1": r["test_top1"]} for r in rows if r["seed"] == 0]
     full = [{**r, "schedule_epochs": 6, "val_top1": r["test_top1"]} for r in rows]
     assert fidelity_check(full + short, 6, "test")[0]["changed_verdicts"] == []  # one seed at 3 epochs: no verdict
+    apart = comparisons([*rows, {"method": "width", "budget": 4.0, "seed": 1, "test_top1": 81.0}], "test")
+    (unpaired,) = [c for c in apart if c["against"] == "width"]  # compound has seed 0 only, width seed 1 only
+    assert unpaired["n"] == 0 and unpaired["verdict"] == NO_VERDICT
+    assert _interval(unpaired) == "- (no seed in common)"
 
 
 def test_the_report_lists_each_trial_without_a_result_once_by_name_with_its_latest_end() -> None:

@@ -253,7 +253,7 @@ def _score(entry: dict[str, Any], metric: str) -> str:
 
 def _interval(c: dict[str, Any]) -> str:
     if c["mean"] is None:
-        return "-"
+        return "- (no seed in common)"
     if c["low"] is None:
         return f"{c['mean']:+.2f} (one seed: no interval)"
     return f"{c['mean']:+.2f} [{c['low']:+.2f}, {c['high']:+.2f}]"
@@ -280,7 +280,7 @@ def conclusion(compare: list[dict[str, Any]], summary: list[dict[str, Any]], spl
     single = [c for c in compare if c["n"] < 2]
     if single:
         names = ", ".join(f"{c['against']} at {c['budget']:g}x" for c in single)
-        lines.append(f"- No verdict yet against {names}: one paired seed gives no interval.")
+        lines.append(f"- No verdict yet against {names}: fewer than two paired seeds give no interval.")
     lines += unequal_costs(compare, summary)
     flagged = [e for e in summary if e["still_improving"]]
     if flagged:
