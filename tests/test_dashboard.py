@@ -63,6 +63,7 @@ def test_the_dashboard_shows_a_finished_studys_trials_in_a_headless_browser(tmp_
     finally:
         server.terminate()
         server.wait(timeout=30)
+        server.stderr.close()
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.stdout))
     assert engine.plan.name in text  # the study, by its name
     assert "3 Trials" in text and all(f"Trial {n}" in text for n in range(3)), text[:500]

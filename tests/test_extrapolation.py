@@ -14,6 +14,7 @@ from effnet.errors import InputError
 from effnet.experiments import ScalingStudy, run_scaling_study
 from effnet.experiments.extrapolation import fit_power_law, judge, predict_error, predictions
 from effnet.experiments.scaling import check_extrapolation
+from effnet.experiments.stats import NO_VERDICT
 from effnet.experiments.trial import ProxySchedule
 
 TINY = effnet.scale("efficientnet-b0-small", width=0.25, depth=0.1).replace(resolution=16, name="tiny")
@@ -38,12 +39,11 @@ def test_predictions_come_with_an_interval_over_seeds_and_a_judgement() -> None:
     truth = 100 - 20.0 * 8 ** -0.3
     assert result["seeds"] == [0, 1, 2] and result["low"] < truth < result["high"]
     assert result["mean"] == pytest.approx(truth, abs=0.01)
-    assert judge(result, [truth])["inside"] and not judge(result, [truth - 5])["inside"]
     assert judge(result, [truth - 0.05, truth + 0.05])["verdict"] == "as predicted"
     missed = judge(result, [truth - 5.1, truth - 4.9])
     assert missed["verdict"] == "below the prediction" and missed["difference"]["high"] < 0
     assert judge(result, [truth + 5.1, truth + 4.9])["verdict"] == "above the prediction"
-    assert judge(result, [truth - 5])["verdict"] == "no verdict (one seed)"  # one measured seed: no interval
+    assert judge(result, [truth - 5])["verdict"] == NO_VERDICT  # one measured seed: no interval
 
 
 def test_the_measurement_is_judged_with_both_sides_noise() -> None:
@@ -51,7 +51,8 @@ def test_the_measurement_is_judged_with_both_sides_noise() -> None:
     measured minus predicted widens by the measured seeds' spread (Welch)."""
     predicted = {"mean": 90.0, "low": 89.5, "high": 90.5, "predicted_top1": [89.8, 90.0, 90.2]}
     result = judge(predicted, [90.2, 91.4])
-    assert result["inside"] is False and result["verdict"] == "as predicted"
+    assert not predicted["low"] <= 90.8 <= predicted["high"]  # the measured mean is outside the prediction's interval
+    assert result["measured_mean"] == 90.8 and result["verdict"] == "as predicted"
     low, high = result["difference"]["low"], result["difference"]["high"]
     assert low < 0 < high and result["difference"]["n"] == (2, 3)
 
@@ -73,7 +74,7 @@ def test_a_study_predicts_then_trains_the_larger_networks(tmp_path: Path, fashio
     result = data["extrapolation"]
     assert result["budget"] == 8.0 and set(result["methods"]) == {"compound", "width"}
     width = result["methods_results"]["width"]
-    assert len(width["measured"]) == 2 and width["inside"] is not None and math.isfinite(width["error"])
+    assert len(width["measured"]) == 2 and math.isfinite(width["difference"]["mean"])
     assert (tmp_path / "study" / "extrapolate-8x" / "results.json").is_file()
     assert "Predict, then measure: 8x" in (tmp_path / "study" / "report.md").read_text()
 
