@@ -4,9 +4,11 @@ by two workers through a real PostgreSQL server."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -207,9 +209,6 @@ def test_two_workers_share_one_study_through_postgresql(tmp_path: Path, postgres
 def test_a_dropped_database_study_leaves_no_connection_open(tmp_path: Path, postgres_url: str) -> None:
     """Optuna's RDBStorage has no close: pooled connections outlived the storage and psycopg warned of each when
     the garbage collector found them, in whatever ran next (CI saw the warning inside a CLI's one-line error)."""
-    import gc
-    import warnings
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         engine = Engine(plan(2), tmp_path / "study", storage=postgres_url)
