@@ -13,6 +13,7 @@ from typing import Any
 from optuna.exceptions import ExperimentalWarning
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
+from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from ..errors import InputError
@@ -81,9 +82,11 @@ def folder_storage(folder: Path, url: str | None = None) -> tuple[BaseStorage, s
 def _engine_kwargs(url: str) -> dict[str, Any]:
     """No connection pool: Optuna's RDBStorage has no close, so pooled connections outlived every storage that was
     dropped (psycopg warns of each when it is collected); a trial's few queries per minute need no pool."""
-    if url.startswith("postgresql"):
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
         return {"poolclass": NullPool, "connect_args": {"connect_timeout": 10}}
-    return {} if ":memory:" in url or url.rstrip("/").endswith("sqlite:") else {"poolclass": NullPool}
+    in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+    return {} if in_memory else {"poolclass": NullPool}  # one in-memory database lives as long as its pool
 
 
 def redact(url: str) -> str:
