@@ -168,8 +168,9 @@ def blob(rev, path):  # rev "": the index
     out = subprocess.run(["git", "-C", top, "cat-file", "-s", f"{rev}:{path}"], capture_output=True, text=True)
     return int(out.stdout) if out.returncode == 0 else 0
 
-def diff_size(old, new):  # new "": the index
+def diff_size(old, new, leave=()):  # new "": the index; leave: paths not counted
     where = ["--cached", old] if new == "" else [old, new]
+    where += ["--", ".", *(f":(exclude){path}" for path in leave)] if leave else []
     text = len(git("diff", "--no-ext-diff", "--no-renames", *where))
     for line in git("diff", "--numstat", "--no-renames", *where).decode().splitlines():
         added, _, path = line.split("\t", 2)
@@ -181,8 +182,11 @@ commits = git("rev-list", "--reverse", f"{landed}..HEAD").decode().split()
 used, parent = 0, landed
 for commit in commits:
     used, parent = used + diff_size(parent, commit), commit
-used += diff_size("HEAD", "")
-if len(sys.argv) > 5 and sys.argv[5] == "report":
+report = len(sys.argv) > 5 and sys.argv[5] == "report"
+names = [] if report else [Path(name) for name in sys.stdin.read().splitlines() if name]
+candidates = [str(path.relative_to(top)) for path in names]
+used += diff_size("HEAD", "", leave=candidates)  # a checkpoint staged already is counted once, below
+if report:
     print(f"{used / 2**20:.1f} MiB of diffs since {landed[:7]} ({len(commits)} commits and the index)")
     sys.exit(0)
 
@@ -191,16 +195,15 @@ def trained(folder):
     lines = metrics.read_text().splitlines() if metrics.exists() else []
     return sum(json.loads(line).get("train_seconds") or 0 for line in lines if line.strip())
 
-names = [Path(name) for name in sys.stdin.read().splitlines() if name]
 wanted = sorted(((trained(path.parent), path) for path in names), reverse=True)
 for seconds, path in wanted:
-    if seconds < 60 * minutes:
-        continue
     relative = str(path.relative_to(top))
     cost = path.stat().st_size + blob("HEAD", relative)
-    if used + cost > budget:
-        print(f"runs.sh: not carried (the submission would pass {budget / 2**20:.0f} MiB): {relative}, "
-              f"{seconds / 60:.0f} min of training", file=sys.stderr)
+    if seconds < 60 * minutes or used + cost > budget:
+        git("reset", "-q", "--", relative)  # one staged earlier goes back to what HEAD holds, costing nothing
+        if seconds >= 60 * minutes:
+            print(f"runs.sh: not carried (the submission would pass {budget / 2**20:.0f} MiB): {relative}, "
+                  f"{seconds / 60:.0f} min of training", file=sys.stderr)
         continue
     git("add", "-f", relative)
     used += cost
