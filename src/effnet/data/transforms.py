@@ -1,21 +1,23 @@
 """The image pipelines, from torchvision (v2): one eval transform built from a model's `Preprocessing`, and the
 training transform (random-resized-crop, flip, AutoAugment/RandAugment/TrivialAugment, random erasing) built
 from the same preprocessing plus a recipe's `Augmentation`. Both take PIL images or uint8 CHW tensors;
-grayscale inputs become 3 channels."""
+grayscale inputs become 3 channels. torchvision is imported where a pipeline is built or run: importing it loads
+torch._dynamo (2.5 s here), which `import effnet` and the commands that never touch an image need not pay."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
-from torchvision.transforms import v2
 
 from ..errors import InputError
 from ..model.preprocessing import Preprocessing
 
+if TYPE_CHECKING:
+    from torchvision.transforms import v2
+
 POLICIES = ("autoaugment", "randaugment", "trivialaugment", "none")
-_INTERPOLATION = {"bicubic": v2.InterpolationMode.BICUBIC, "bilinear": v2.InterpolationMode.BILINEAR,
-                  "nearest": v2.InterpolationMode.NEAREST}
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class ToRGB(torch.nn.Module):
     """PIL image or uint8 CHW tensor -> uint8 3-channel tensor (grayscale is repeated, alpha dropped)."""
 
     def forward(self, image):
+        from torchvision.transforms import v2
+
         if not isinstance(image, torch.Tensor):
             image = v2.functional.pil_to_tensor(image.convert("RGB"))
         if image.ndim == 2:
@@ -57,6 +61,8 @@ class ToRGB(torch.nn.Module):
 
 
 def _policy(augmentation: Augmentation) -> list[torch.nn.Module]:
+    from torchvision.transforms import v2
+
     if augmentation.policy == "autoaugment":
         return [v2.AutoAugment(v2.AutoAugmentPolicy.IMAGENET)]
     if augmentation.policy == "randaugment":
@@ -67,6 +73,8 @@ def _policy(augmentation: Augmentation) -> list[torch.nn.Module]:
 
 
 def _normalize(preprocessing: Preprocessing) -> list[torch.nn.Module]:
+    from torchvision.transforms import v2
+
     return [v2.ToDtype(torch.float32, scale=True), v2.Normalize(preprocessing.mean, preprocessing.std)]
 
 
@@ -94,7 +102,9 @@ class SizeGuard(torch.nn.Module):
 def eval_transform(preprocessing: Preprocessing) -> v2.Compose:
     """The one eval transform: shorter side to floor(input_size / crop_pct), center crop, normalise (an image of an
     extreme shape is refused before it is resized)."""
-    resize = v2.Resize(preprocessing.resize_size, interpolation=_INTERPOLATION[preprocessing.interpolation],
+    from torchvision.transforms import v2
+
+    resize = v2.Resize(preprocessing.resize_size, interpolation=v2.InterpolationMode(preprocessing.interpolation),
                        antialias=True)
     return v2.Compose([ToRGB(), SizeGuard(preprocessing.resize_size), resize, v2.CenterCrop(preprocessing.input_size),
                        *_normalize(preprocessing)])
@@ -102,8 +112,10 @@ def eval_transform(preprocessing: Preprocessing) -> v2.Compose:
 
 def train_transform(preprocessing: Preprocessing, augmentation: Augmentation) -> v2.Compose:
     """Random-resized-crop to the input size, flip, policy augmentation, normalise, optional random erasing."""
+    from torchvision.transforms import v2
+
     crop = v2.RandomResizedCrop(preprocessing.input_size, scale=(augmentation.crop_scale_min, 1.0),
-                                interpolation=_INTERPOLATION[preprocessing.interpolation], antialias=True)
+                                interpolation=v2.InterpolationMode(preprocessing.interpolation), antialias=True)
     ops = [ToRGB(), crop]
     if augmentation.hflip > 0:
         ops.append(v2.RandomHorizontalFlip(augmentation.hflip))
