@@ -17,7 +17,7 @@ import effnet
 from effnet.architecture.spec import LEGACY_TRAINING_FIELDS, NetSpec, current_format, legacy_training
 from effnet.architecture.training_defaults import TRAINING_FIELDS, TrainingDefaults
 from effnet.cli import main, make_parser
-from effnet.commands.options import proxy_from_args
+from effnet.commands.study_options import proxy_from_args
 from effnet.engine import Engine
 from effnet.errors import InputError, WeightsError
 from effnet.experiments.convergence import ConvergenceCheck

@@ -27,7 +27,8 @@ from ..experiments.convergence import ConvergenceCheck, run_convergence_check
 from ..experiments.scaling import BUDGET_METRICS
 from ..experiments.scaling_report import FIGURES, REPORT, RESULTS
 from ..outputs import printable
-from .options import add_engine_options, add_proxy_options, engine_kwargs, positive_int, proxy_from_args, run_study
+from .options import positive_int
+from .study_options import add_engine_options, add_proxy_options, engine_kwargs, proxy_from_args, run_study
 
 
 def _methods(text: str) -> tuple[str, ...]:

@@ -14,15 +14,8 @@ from ..search import ArchitectureSearch, CoefficientSearch, SearchSpace, run_arc
 from ..search.architecture import BEST, CANDIDATES, COSTS, PARETO, SAMPLERS, TRAJECTORY
 from ..search.architecture import REPORT as ARCHITECTURE_REPORT
 from ..search.coefficients import COEFFICIENTS, FIGURE, PRUNERS, REPORT
-from .options import (
-    add_engine_options,
-    add_proxy_options,
-    engine_kwargs,
-    non_negative_int,
-    positive_int,
-    proxy_from_args,
-    run_study,
-)
+from .options import non_negative_int, positive_int
+from .study_options import add_engine_options, add_proxy_options, engine_kwargs, proxy_from_args, run_study
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
