@@ -6,7 +6,8 @@ import json
 import subprocess
 import sys
 
-from effnet.cli import main
+from effnet.cli import COMMANDS, main, make_parser
+from effnet.commands import SUMMARIES
 
 
 def test_models_json_lists_every_preset_with_exact_params(capsys, anchors):
@@ -175,3 +176,22 @@ def test_a_command_that_runs_no_study_starts_without_the_heavy_imports():
     assert done.returncode == 0, done.stderr[-500:]
     heavy = [line for line in done.stdout.splitlines() if len(line.split()) > 1]
     assert heavy == [], f"the first command that imported them: {heavy[:1]}"
+
+
+def test_the_command_listing_needs_no_command_module():
+    """`effnet --help` (and a mistyped command) imported all seventeen command modules, the study engine among them,
+    to print one line for each; the lines come from `SUMMARIES`, and each command's own parser uses the same line."""
+    probe = ("import contextlib, io, sys\nfrom effnet.cli import main\nout = io.StringIO()\n"
+             "with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):\n    main(['--help'])\n"
+             "print(out.getvalue())\n"
+             "print('loaded:', *sorted(name for name in sys.modules if name.startswith('effnet.commands.')))\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.splitlines()[-1] == "loaded:"
+    listing = " ".join(done.stdout.split())
+    assert all(f"{name} {' '.join(SUMMARIES[name].split())}" in listing for name in COMMANDS), listing
+    for name in COMMANDS:
+        parser = make_parser(name)
+        subparsers = next(action for action in parser._actions if action.dest == "command")
+        full = {choice.dest: choice.help for choice in subparsers._choices_actions}
+        assert full[name] == SUMMARIES[name]

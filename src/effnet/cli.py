@@ -7,16 +7,16 @@ import importlib
 import re
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
+from .commands import SUMMARIES
 from .errors import USER_ERRORS, for_cli
 from .outputs import disk_full, printable
 
-# Subcommand modules, each with `add_parser(subparsers)` that sets `func(args) -> int | None`.
-COMMANDS = ("models", "info", "predict", "demo", "train", "eval", "finetune", "profile", "scale", "bench",
-            "export", "cam", "quantize", "experiment", "search", "dashboard", "report")
+# Subcommand modules `effnet.commands.<name>`, each with `add_parser(subparsers)` that sets `func(args) -> int | None`.
+COMMANDS = tuple(SUMMARIES)
 
 
 def _version() -> str:
@@ -38,14 +38,18 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"effnet: error: {_one_line(message)} (see: {self.prog} --help)\n")
 
 
-def make_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The full parser, or with `only` just that subcommand (so `effnet info` never imports the trainer)."""
+def make_parser(load: str | Collection[str] = COMMANDS) -> argparse.ArgumentParser:
+    """The CLI's parser: the commands in `load` (one name or several) in full, the others as their one-line summary,
+    which is all `effnet --help` and a mistyped command need, so `effnet info` never imports the trainer."""
+    load = {load} if isinstance(load, str) else set(load)
     parser = Parser(prog="effnet", description="EfficientNet and compound model scaling.")
     parser.add_argument("--version", action="version", version=f"effnet {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
-        if only is None or name == only:
+    for name, summary in SUMMARIES.items():
+        if name in load:
             importlib.import_module(f"effnet.commands.{name}").add_parser(sub)
+        else:
+            sub.add_parser(name, help=summary)
     return parser
 
 
@@ -53,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; user errors become one line on stderr and exit code 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
     first = next((arg for arg in argv if not arg.startswith("-")), None)
-    parser = make_parser(first if first in COMMANDS else None)
+    parser = make_parser({first} & set(COMMANDS))
     args = parser.parse_args(argv)
     try:
         with warnings.catch_warnings():

@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from ..deploy.bench import PEER_LIBRARIES, RUNTIMES, bench, format_table, missing_peers, rows_to_dicts
+from . import SUMMARIES
 from .options import positive_int, print_json
 
 
@@ -20,7 +21,7 @@ def _libraries(text: str) -> list[str]:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("bench", help="CPU latency at batch 1 (paper Table 4 method)")
+    parser = sub.add_parser("bench", help=SUMMARIES["bench"])
     parser.add_argument("models", nargs="+", metavar="MODEL", help="registered model names or spec files")
     parser.add_argument("--resolution", type=positive_int, help="input size (default: each model's own)")
     parser.add_argument("--threads", type=positive_int, default=1, help="CPU threads (default 1, as the paper)")

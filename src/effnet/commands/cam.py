@@ -9,11 +9,12 @@ from ..hub.loader import load_model
 from ..model.preprocessing import load_image
 from ..outputs import check_output
 from ..viz.cam import METHODS, cam_grid, class_activation_map, overlay, save_png
+from . import SUMMARIES
 from .options import PADDINGS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("cam", help="overlay a Class Activation Map on an image (paper Figure 7)")
+    parser = sub.add_parser("cam", help=SUMMARIES["cam"])
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image file(s); several only with --grid")
     parser.add_argument("--model", action="append", metavar="NAME|SPEC.json|DIR|CHECKPOINT",
                         help="model (repeat with --grid; default efficientnet-lite0)")

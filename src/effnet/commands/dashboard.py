@@ -6,11 +6,12 @@ import argparse
 import sys
 
 from ..engine.dashboard import DEFAULT_PORT, serve
+from . import SUMMARIES
 from .options import positive_int
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("dashboard", help="a live view of a study in the browser (optuna-dashboard)")
+    parser = sub.add_parser("dashboard", help=SUMMARIES["dashboard"])
     parser.add_argument("folder", metavar="DIR", help="a study folder (what --output of a study or search made)")
     parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1: this machine)")
     parser.add_argument("--port", type=positive_int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")

@@ -21,6 +21,7 @@ from ..experiments import ScalingStudy, run_scaling_study, study_baseline
 from ..experiments.scaling_report import FIGURES
 from ..experiments.smoke import SMOKE, smoke_proxy
 from ..hub.loader import load_model
+from . import SUMMARIES
 
 SAMPLES = ("chelsea", "coffee", "rocket", "camera", "astronaut")
 INSTALL = "pip install 'effnet[demo]' (from a clone: pip install -e '.[demo]')"
@@ -30,8 +31,7 @@ FULL_RESULT = "docs/results/full-size/README.md"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("demo", help="B0-B7 vs paper Table 2, pretrained Lite0 on sample photos, and (--study) "
-                            "a smoke-scale scaling study on Fashion-MNIST")
+    parser = sub.add_parser("demo", help=SUMMARIES["demo"])
     parser.add_argument("--top-k", type=int, default=3, help="labels per photo (default 3)")
     parser.add_argument("--study", action="store_true",
                         help="also run the smoke-scale scaling study (about 10 minutes on 2 cores; resumes)")

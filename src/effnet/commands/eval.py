@@ -14,11 +14,12 @@ from ..errors import InputError
 from ..outputs import printable
 from ..train.config import default_channels_last, resolve_device
 from ..train.evaluate import evaluate
+from . import SUMMARIES
 from .options import add_model_options, add_threads_option, model_from_args, model_source, print_json, set_threads
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("eval", help="evaluate weights on a dataset: top-1/top-5 (model and EMA), per class")
+    parser = sub.add_parser("eval", help=SUMMARIES["eval"])
     add_model_options(parser, num_classes=False)
     parser.add_argument("--data", required=True, help="fashion-mnist, cifar10, cifar100 or an ImageFolder root")
     parser.add_argument("--data-dir", help="where the named dataset's files are")

@@ -27,6 +27,7 @@ from ..experiments.convergence import ConvergenceCheck, run_convergence_check
 from ..experiments.scaling import BUDGET_METRICS
 from ..experiments.scaling_report import FIGURES, REPORT, RESULTS
 from ..outputs import printable
+from . import SUMMARIES
 from .options import positive_int
 from .study_options import add_engine_options, add_proxy_options, engine_kwargs, proxy_from_args, run_study
 
@@ -63,8 +64,7 @@ def _positive_float(text: str) -> float:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("experiment", help="the paper's experiments on real data (scaling study, comparisons, "
-                            "convergence check)")
+    parser = sub.add_parser("experiment", help=SUMMARIES["experiment"])
     kinds = parser.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT",
                                   help="scaling: the scaling study; compare: networks trained the same way; "
                                   "convergence: is the proxy schedule long enough")

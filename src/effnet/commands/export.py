@@ -8,11 +8,12 @@ import sys
 from ..deploy.export import FORMATS, VerificationError, check_format, export, export_resolution, verify
 from ..errors import for_cli
 from ..outputs import check_output
+from . import SUMMARIES
 from .options import add_model_options, model_from_args
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("export", help="export to ONNX / TorchScript / torch.export and verify it")
+    parser = sub.add_parser("export", help=SUMMARIES["export"])
     parser.add_argument("model_positional", nargs="?", metavar="MODEL",
                         help="registered name, spec file, save_pretrained folder or trainer checkpoint (or --model)")
     add_model_options(parser, scaling=False)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 
 from ..errors import InputError
+from . import SUMMARIES
 from .training import add_training_options, config_from_args, execute
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("finetune", help="fine-tune pretrained weights on a new dataset (new classifier)")
+    parser = sub.add_parser("finetune", help=SUMMARIES["finetune"])
     add_training_options(parser, "finetune")
     parser.add_argument("--pretrained", action="store_true", help="start from the model's registered weights")
     parser.add_argument("--weights", help="start from this checkpoint (any supported naming, or a save_pretrained "

@@ -6,11 +6,12 @@ import argparse
 
 from ..architecture.profiling import analyze
 from ..hub.model_options import resolve_model
+from . import SUMMARIES
 from .options import add_scaling_options, print_json, scaling_kwargs
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("info", help="show a model's stage table (paper Table 1 form)")
+    parser = sub.add_parser("info", help=SUMMARIES["info"])
     parser.add_argument("model", metavar="MODEL", help="registered name (e.g. efficientnet-b0, resnet50) or spec file")
     add_scaling_options(parser)
     parser.add_argument("--json", action="store_true", help="print the spec as JSON")

@@ -7,11 +7,12 @@ import argparse
 from ..architecture.profiling import analyze
 from ..architecture.zoo import get_spec, list_models
 from ..hub.pretrained import list_pretrained
+from . import SUMMARIES
 from .options import print_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("models", help="list model names, parameter counts and input sizes")
+    parser = sub.add_parser("models", help=SUMMARIES["models"])
     parser.add_argument("pattern", nargs="?", default="", help="only names containing this")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(func=run)

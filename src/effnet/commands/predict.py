@@ -12,11 +12,12 @@ from ..deploy.prediction import check_images, predict
 from ..errors import InputError, WeightsError
 from ..hub.source import OnnxFile
 from ..outputs import printable
+from . import SUMMARIES
 from .options import add_model_options, add_threads_option, model_from_args, model_source, print_json, set_threads
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("predict", help="classify images with pretrained weights or a checkpoint")
+    parser = sub.add_parser("predict", help=SUMMARIES["predict"])
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (any format PIL reads; 16-bit too)")
     add_model_options(parser, default="efficientnet-lite0", scaling=False)
     parser.add_argument("--top-k", type=int, default=5, help="labels per image (default 5)")

@@ -6,11 +6,12 @@ import argparse
 
 from ..architecture.profiling import analyze
 from ..hub.model_options import resolve_spec
+from . import SUMMARIES
 from .options import add_scaling_options, print_json, scaling_kwargs
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("profile", help="params, MACs and activations per stage (paper Tables 2-3)")
+    parser = sub.add_parser("profile", help=SUMMARIES["profile"])
     parser.add_argument("model", metavar="MODEL", help="registered name (e.g. efficientnet-b0, resnet50) or spec file")
     add_scaling_options(parser)
     parser.add_argument("--num-classes", type=int, default=1000, dest="num_classes",

@@ -18,11 +18,12 @@ from ..errors import InputError
 from ..hub.loader import model_card
 from ..model.preprocessing import Preprocessing
 from ..outputs import check_output
+from . import SUMMARIES
 from .options import print_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("quantize", help="int8-quantize an exported ONNX model and compare it with fp32")
+    parser = sub.add_parser("quantize", help=SUMMARIES["quantize"])
     parser.add_argument("onnx", metavar="MODEL.onnx", help="fp32 ONNX file (from `effnet export`)")
     parser.add_argument("--output", required=True, metavar="FILE", help="int8 ONNX file to write")
     parser.add_argument("--overwrite", action="store_true", help="replace --output if it exists")

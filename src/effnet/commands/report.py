@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 
 from ..experiments.report import write_report
+from . import SUMMARIES
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("report", help="write a study's report and figures again from its results.json")
+    parser = sub.add_parser("report", help=SUMMARIES["report"])
     parser.add_argument("folder", metavar="DIR", help="a study folder (study.json and its results file)")
     parser.add_argument("--output", metavar="DIR", help="where to write them (default: DIR itself)")
     parser.set_defaults(func=run)

@@ -9,11 +9,12 @@ from ..architecture.budget import METHODS, fit_budget
 from ..architecture.profiling import analyze
 from ..architecture.spec import SpecError
 from ..hub.model_options import ModelOptions, given, resolve_model
+from . import SUMMARIES
 from .options import add_scaling_options, print_json, scaling_kwargs
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("scale", help="scale a baseline (Eq. 2-3) or fit a MACs budget")
+    parser = sub.add_parser("scale", help=SUMMARIES["scale"])
     parser.add_argument("model", metavar="MODEL", help="registered name (e.g. efficientnet-b0, resnet50) or spec file")
     add_scaling_options(parser)
     parser.add_argument("--target-macs", dest="target_macs", help="MACs budget: 2x (of the baseline), 1.8G, 400M")

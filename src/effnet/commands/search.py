@@ -14,13 +14,13 @@ from ..search import ArchitectureSearch, CoefficientSearch, SearchSpace, run_arc
 from ..search.architecture import BEST, CANDIDATES, COSTS, PARETO, SAMPLERS, TRAJECTORY
 from ..search.architecture import REPORT as ARCHITECTURE_REPORT
 from ..search.coefficients import COEFFICIENTS, FIGURE, PRUNERS, REPORT
+from . import SUMMARIES
 from .options import non_negative_int, positive_int
 from .study_options import add_engine_options, add_proxy_options, engine_kwargs, proxy_from_args, run_study
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("search", help="searches: the Step-1 coefficient grid (and its family), a baseline "
-                            "architecture search")
+    parser = sub.add_parser("search", help=SUMMARIES["search"])
     kinds = parser.add_subparsers(dest="search", required=True, metavar="SEARCH",
                                   help="coefficients: Step 1's grid and Step 2's family; architecture: a baseline "
                                   "search in MnasNet's space")

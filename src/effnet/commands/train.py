@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from . import SUMMARIES
 from .training import add_training_options, config_from_args, execute
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("train", help="train a model (paper recipe, small-data recipe or your own)")
+    parser = sub.add_parser("train", help=SUMMARIES["train"])
     add_training_options(parser, "paper")
     parser.set_defaults(func=run)
 
