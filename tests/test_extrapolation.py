@@ -111,5 +111,9 @@ def test_effnet_report_writes_the_tables_again_from_the_results_alone(tmp_path: 
     assert (copy / "report.md").read_text() == original
     assert (copy / "fig8_accuracy_vs_macs.png").read_bytes()[:4] == b"\x89PNG"
     capsys.readouterr()
-    assert main(["report", str(tmp_path)]) == 2 and "not an effnet study folder" in capsys.readouterr().err
+    capsys.readouterr()
+    assert main(["report", str(tmp_path), "--output", str(tmp_path / "again")]) == 0  # both studies, by one command
+    assert (tmp_path / "again" / "study" / "report.md").read_text() == original
+    assert (tmp_path / "again" / "committed" / "report.md").read_text() == original
+    assert main(["report", str(tmp_path / "again")]) == 2 and "holds no effnet study folder" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "missing")]) == 2 and "no such folder" in capsys.readouterr().err

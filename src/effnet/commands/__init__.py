@@ -19,5 +19,5 @@ SUMMARIES: dict[str, str] = {
     "experiment": "the paper's experiments on real data (scaling study, comparisons, convergence check)",
     "search": "searches: the Step-1 coefficient grid (and its family), a baseline architecture search",
     "dashboard": "a live view of a study in the browser (optuna-dashboard)",
-    "report": "write a study's report and figures again from its results.json",
+    "report": "write a study's report and figures again from its results.json (or every study in a folder)",
 }

@@ -11,6 +11,7 @@ from .plan import (
     MAX_TRIALS,
     PRUNERS,
     STUDY_FILE,
+    TRIALS_FOLDER,
     Plan,
     Record,
     TrialContext,
@@ -29,6 +30,6 @@ from .study import Engine
 from .worker import WorkerJob, work
 
 __all__ = ["HEARTBEAT", "INTERRUPTED", "JOURNAL_FILE", "MAX_SEEDS", "MAX_TRIALS", "PRUNERS", "STALE_AFTER",
-           "STUDY_FILE", "Engine", "Experiment", "Plan", "Record", "StudyFailing", "TrialContext", "WorkerJob",
-           "check_count", "make_pruner", "open_storage", "resolve", "run_experiment", "score_text", "summarize",
-           "throughput", "trial_key", "trial_slug", "work"]
+           "STUDY_FILE", "TRIALS_FOLDER", "Engine", "Experiment", "Plan", "Record", "StudyFailing", "TrialContext",
+           "WorkerJob", "check_count", "make_pruner", "open_storage", "resolve", "run_experiment", "score_text",
+           "summarize", "throughput", "trial_key", "trial_slug", "work"]

@@ -19,6 +19,7 @@ from optuna.trial import FrozenTrial, TrialState
 from ..errors import InputError
 
 STUDY_FILE, JOURNAL_FILE = "study.json", "study.journal"
+TRIALS_FOLDER = "trials"  # the trainer's run folder of each trial, inside the study folder
 KEY, HEARTBEAT_ATTR, ERROR_ATTR, WORKER_ATTR = "effnet.key", "effnet.heartbeat", "effnet.error", "effnet.worker"
 RETRY_ATTR = "effnet.retry_of"
 DERIVED = "effnet.derived."

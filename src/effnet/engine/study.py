@@ -56,6 +56,7 @@ from .plan import (
     NOT_RESULTS,
     RETRY_ATTR,
     STUDY_FILE,
+    TRIALS_FOLDER,
     Plan,
     Record,
     check_count,
@@ -72,7 +73,6 @@ from .storage import open_storage, redact
 from .worker import WorkerJob, make_sampler, planned_params, work, work_in_process
 
 Written = TypeVar("Written")
-TRIALS_FOLDER = "trials"
 
 
 class Engine:
@@ -437,4 +437,4 @@ def _record(trial: FrozenTrial) -> Record:
                   metrics)
 
 
-__all__ = ["TRIALS_FOLDER", "Engine", "StudyFailing"]
+__all__ = ["Engine", "StudyFailing"]

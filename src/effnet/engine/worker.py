@@ -31,6 +31,7 @@ from .plan import (
     OVER_BUDGET,
     RETRY_ATTR,
     STALE,
+    TRIALS_FOLDER,
     WORKER_ATTR,
     Objective,
     Plan,
@@ -136,7 +137,7 @@ def _run(trial: optuna.Trial, storage: optuna.storages.BaseStorage, objective: O
         trial.set_user_attr(ERROR_ATTR, DUPLICATE)
         raise _NoTrial("duplicate")
     derived = {name[len(DERIVED):]: value for name, value in study.user_attrs.items() if name.startswith(DERIVED)}
-    folder = Path(job.output) / "trials" / trial_slug(params if params is not None else {"n": trial.number})
+    folder = Path(job.output) / TRIALS_FOLDER / trial_slug(params if params is not None else {"n": trial.number})
     with beating(storage, trial):
         try:
             metrics = objective(params if params is not None else {}, TrialContext(derived, folder, trial))

@@ -1,14 +1,16 @@
 """`effnet report DIR`: write a study's report (and figures) again from its committed results alone -- no training,
-no storage -- so that the tables of a recorded result can be regenerated and checked by anyone."""
+no storage -- so that the tables of a recorded result can be regenerated and checked by anyone; given a folder of
+studies (a recorded result: a scaling study, a search and its phases), every one of them, by one command."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from ..architecture.spec import NetSpec
-from ..engine import STUDY_FILE
+from ..engine import STUDY_FILE, TRIALS_FOLDER
 from ..errors import InputError
 from ..outputs import atomic_path
 from ..search.coefficients import CoefficientSearch
@@ -19,6 +21,7 @@ from .trial import ProxySchedule
 RESULT_FILES = {"scaling-study": "results.json", "convergence-check": "results.json", "comparison": "results.json",
                 "coefficient-confirm": "results.json", "architecture-confirm": "results.json",
                 "family-comparison": "results.json", "coefficient-search": "coefficients.json"}
+MAX_FOLDERS, MAX_DEPTH = 256, 8  # study folders one `effnet report` writes, and how deep it looks for them
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -100,4 +103,49 @@ def write_report(folder: str | Path, output: str | Path | None = None) -> list[P
     return [report, *written]
 
 
-__all__ = ["RESULT_FILES", "study_kind", "write_report"]
+def study_folders(root: str | Path) -> list[Path]:
+    """`root` and every folder beneath it that holds a study (its STUDY_FILE), in path order; the trainer's run
+    folders, hidden folders and links are not entered, and the search is bounded in depth and count."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root} is not a folder" if root.exists() else f"no such folder: {root}")
+    found = []
+    for here, folders, files in os.walk(root, onerror=_unreadable):
+        depth = len(Path(here).relative_to(root).parts)
+        folders[:] = sorted(name for name in folders if name != TRIALS_FOLDER and not name.startswith(".")
+                            and depth < MAX_DEPTH)
+        if STUDY_FILE in files:
+            found.append(Path(here))
+            if len(found) > MAX_FOLDERS:
+                raise InputError(f"{root} holds more than {MAX_FOLDERS} study folders; name one of them")
+    if not found:
+        raise InputError(f"{root} holds no effnet study folder (none with a {STUDY_FILE}, {MAX_DEPTH} levels down)")
+    return found
+
+
+def _unreadable(error: OSError) -> None:
+    raise InputError(f"cannot read {error.filename}: {error.strerror}")
+
+
+def write_reports(root: str | Path, output: str | Path | None = None) -> tuple[list[Path], list[str]]:
+    """Every study under `root` written again (`write_report`), into the same place beneath `output` (default: in
+    place); a study with no results yet (still running) or of a kind without a report is left, with the reason.
+    Returns what was written and what was left; refuses a tree in which nothing can be written."""
+    root = Path(root)
+    written: list[Path] = []
+    left = []
+    for folder in study_folders(root):
+        kind = study_kind(folder)
+        relative = folder.relative_to(root)
+        if kind not in RESULT_FILES:
+            left.append(f"{folder}: effnet report does not know a {kind} study")
+        elif not (folder / RESULT_FILES[kind]).exists():
+            left.append(f"{folder}: no {RESULT_FILES[kind]} yet (the study has not written one)")
+        else:
+            written += write_report(folder, None if output is None else Path(output) / relative)
+    if not written:
+        raise InputError(f"nothing to report from under {root}: " + "; ".join(left))
+    return written, left
+
+
+__all__ = ["MAX_DEPTH", "MAX_FOLDERS", "RESULT_FILES", "study_folders", "study_kind", "write_report", "write_reports"]
