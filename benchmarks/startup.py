@@ -1,7 +1,7 @@
 """How long a new process takes to answer "how many parameters has EfficientNet-B0?": effnet's CLI and Python API
 against timm's and torchvision's, each a fresh interpreter, in turn (A B C A B C ...) so that a drifting machine
 loads every contender alike; `import torch` alone is the floor all of them share. Medians of wall seconds, and each
-contender's ratio to effnet's CLI, run by run.
+contender's ratio to effnet's CLI, run by run; `effnet --help` (the listing a new user starts with) beside them.
 
     .venv/bin/python benchmarks/startup.py [--runs 7] [--json out.json]
 """
@@ -23,6 +23,7 @@ from effnet.outputs import atomic_path, check_output
 _PARAMS = "print(sum(p.numel() for p in model.parameters()))"
 CONTENDERS = {
     "effnet CLI (effnet info)": [sys.executable, "-m", "effnet", "info", "efficientnet-b0"],
+    "effnet CLI (effnet --help, the command listing)": [sys.executable, "-m", "effnet", "--help"],
     "effnet API (create_model)": [sys.executable, "-c",
                                   f"import effnet; model = effnet.create_model('efficientnet-b0'); {_PARAMS}"],
     "timm (create_model)": [sys.executable, "-c",
