@@ -88,12 +88,19 @@ def main() -> int:
               "val_top1": last["val_top1"] if holdout else None, "wall_s": round(wall, 1),
               "train_s": round(sum(r.get("train_seconds") or 0.0 for r in rows), 1), "resumed": args.resume,
               "train_images_per_s": last["images_per_s"],
-              "weights": str(weights), "weights_sha256": sha256(weights) if weights.is_file() else None,
-              "curve": [{k: r.get(k) for k in ("epoch", "val_top1", "ema_top1", "train_loss", "train_seconds")}
-                        for r in rows],
+              "weights": _shown(weights), "weights_sha256": sha256(weights) if weights.is_file() else None,
+              "curve": [{k: r.get(k) for k in ("epoch", "val_top1", "ema_top1", "val_loss", "train_loss", "lr",
+                                               "train_seconds")} for r in rows],
               "load_avg": os.getloadavg()}
     print(json.dumps(result, indent=2))
     return 0
+
+
+def _shown(path: Path) -> str:
+    """The path relative to the working directory when it lies beneath it (a result committed from a checkout then
+    names the file in any clone), absolute otherwise."""
+    absolute = path.resolve()
+    return str(absolute.relative_to(Path.cwd())) if absolute.is_relative_to(Path.cwd()) else str(absolute)
 
 
 def sha256(path: Path) -> str:

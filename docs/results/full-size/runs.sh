@@ -67,6 +67,7 @@ fmnist_cmd() {  # "$1": the run's name, "$@" after it: recipe overrides; 100 epo
 
 start() {
     make -s -C "$top" .venv/.demo-installed /usr/share/datasets/fashion-mnist
+    cd "$top"  # the runs record paths relative to the checkout
     py=$top/.venv/bin/python
     if pgrep -f "$any_run" >/dev/null; then
         echo "runs.sh: runs are already going: $(pgrep -af "$any_run" | cut -c1-80)" >&2
@@ -126,9 +127,10 @@ carry() {  # stage the last.pt of unfinished trials (within the submission's bud
     for result in "$fmnist"/result*.json; do  # a finished Fashion-MNIST run: its tested weights (10 MB) are a result
         [ -f "$result" ] || continue
         weights=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["weights"])' "$result")
-        if [ -f "$weights" ]; then
-            git -C "$top" add -f "$(dirname "$weights")"
-            echo "staged $(du -sh "$(dirname "$weights")" | cut -f1) $(dirname "$weights")"
+        [ "${weights#/}" != "$weights" ] || weights=$top/$weights  # recorded relative to the checkout
+        if [ -f "$weights" ]; then  # and the run's per-epoch record (validation loss, learning rate), 30 KB
+            git -C "$top" add -f "$(dirname "$weights")" "$(dirname "$(dirname "$weights")")/metrics.jsonl"
+            echo "staged $(du -sh "$(dirname "$weights")" | cut -f1) $(dirname "$weights") and its metrics.jsonl"
         fi
     done
     while IFS= read -r name; do
