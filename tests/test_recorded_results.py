@@ -11,6 +11,7 @@ import pytest
 
 from effnet.cli import main
 from effnet.errors import InputError
+from effnet.experiments import report as report_module
 from effnet.experiments.report import MAX_DEPTH, study_folders, write_reports
 
 RECORD = Path(__file__).parents[1] / "docs" / "results" / "full-size"
@@ -60,6 +61,14 @@ def test_a_folder_of_studies_is_written_again_by_one_command(tmp_path: Path, cap
     (deep.joinpath(*["d"] * (MAX_DEPTH + 1)) / "study.json").write_text('{"kind": "scaling-study"}')
     with pytest.raises(InputError, match="holds no effnet study folder"):
         study_folders(deep)
+
+
+def test_a_tree_too_large_to_look_through_is_refused_at_once(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(report_module, "MAX_SEARCHED", 20)
+    for number in range(30):
+        (tmp_path / f"folder-{number}").mkdir()
+    with pytest.raises(InputError, match="more than 20 folders to look through"):
+        study_folders(tmp_path)
 
 
 def test_the_command_leaves_a_running_study_and_says_so(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ RESULT_FILES = {"scaling-study": "results.json", "convergence-check": "results.j
                 "coefficient-confirm": "results.json", "architecture-confirm": "results.json",
                 "family-comparison": "results.json", "coefficient-search": "coefficients.json"}
 MAX_FOLDERS, MAX_DEPTH = 256, 8  # study folders one `effnet report` writes, and how deep it looks for them
+MAX_SEARCHED = 10_000  # folders it looks into: `effnet report /` is refused at once, not after a walk of the disk
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -110,7 +111,9 @@ def study_folders(root: str | Path) -> list[Path]:
     if not root.is_dir():
         raise InputError(f"{root} is not a folder" if root.exists() else f"no such folder: {root}")
     found = []
-    for here, folders, files in os.walk(root, onerror=_unreadable):
+    for searched, (here, folders, files) in enumerate(os.walk(root, onerror=_unreadable)):
+        if searched >= MAX_SEARCHED:
+            raise InputError(f"{root} holds more than {MAX_SEARCHED:,} folders to look through; name a study folder")
         depth = len(Path(here).relative_to(root).parts)
         folders[:] = sorted(name for name in folders if name != TRIALS_FOLDER and not name.startswith(".")
                             and depth < MAX_DEPTH)
@@ -148,4 +151,5 @@ def write_reports(root: str | Path, output: str | Path | None = None) -> tuple[l
     return written, left
 
 
-__all__ = ["MAX_DEPTH", "MAX_FOLDERS", "RESULT_FILES", "study_folders", "study_kind", "write_report", "write_reports"]
+__all__ = ["MAX_DEPTH", "MAX_FOLDERS", "MAX_SEARCHED", "RESULT_FILES", "study_folders", "study_kind", "write_report",
+           "write_reports"]
