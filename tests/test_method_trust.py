@@ -397,13 +397,15 @@ def test_step2_trains_the_chosen_family_against_the_papers_with_fresh_seeds_pair
                                family_seeds=3, repeat_rounding="nearest",
                                proxy=ProxySchedule(data_dir=fashion_mnist, epochs=1, limit_train=32, limit_val=32))
     best = next(c for c in sorted(search.networks()) if c != PAPER)
-    seen, stop = [], [True]
+    seen, stop, during = [], [True], []
 
     def scores(spec, seed):
         member = re.search(r"-a([\d.]+)-b([\d.]+)-g([\d.]+)-phi(\d+)$", spec.name)
         if member is None:  # a grid or confirm candidate at phi = 1
             return (90.0 if _candidate(spec) == label(*best) else 80.0), 70.0
         seen.append(seed)
+        if len(seen) == 1:  # the report while Step 2's first trial trains
+            during.append((tmp_path / "search" / "report.md").read_text())
         if len(seen) == 5 and stop:  # Ctrl-C during Step 2, once
             stop.clear()
             raise KeyboardInterrupt
@@ -417,6 +419,8 @@ def test_step2_trains_the_chosen_family_against_the_papers_with_fresh_seeds_pair
         monkeypatch.setattr(f"{module}.train_trial", _fake_trial(scores))
     with pytest.raises(KeyboardInterrupt):
         run_coefficient_search(search, tmp_path / "search", progress=False)
+    assert "Step 2 (the chosen family against the paper's coefficients at phi = 1 to 2) has no finished trial yet" \
+        in during[0] and "nothing to compare" not in during[0]  # not "the same network at every phi"
     partial = json.loads((tmp_path / "search" / "coefficients.json").read_text())["family_comparison"]
     assert partial["counts"]["done"] == 4 and "Trials: 4 of 12 done" in (tmp_path / "search" / "report.md").read_text()
     data = run_coefficient_search(search, tmp_path / "search", progress=False)  # the same call resumes

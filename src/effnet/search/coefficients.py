@@ -275,9 +275,7 @@ def run_coefficient_search(search: CoefficientSearch, output: str | os.PathLike[
         data = write_outputs(engine, search, folder, data["counts"], confirmed)
     step2 = family_comparison(search, data) if search.family_seeds else None
     if step2 is None:  # not asked for this time: Step 2's recorded results for this choice stay in the report
-        recorded = recorded_step2(folder / STEP2, search, data)
-        return data if recorded is None else write_outputs(engine, search, folder, data["counts"], confirmed,
-                                                           recorded)
+        return data
     compared = run_phase(step2, folder / STEP2, "Step 2", kwargs,
                          lambda partial: write_outputs(engine, search, folder, data["counts"], confirmed, partial))
     return write_outputs(engine, search, folder, data["counts"], confirmed, compared)
@@ -445,8 +443,12 @@ def write_outputs(engine: Engine, search: CoefficientSearch, folder: Path, count
         if search.family:
             data["family"] = write_family(search.baseline, best["alpha"], best["beta"], best["gamma"], search.family,
                                           folder / FAMILY, search.num_classes or 10, search.repeat_rounding)
+    if compared is None and data["alpha"] is not None:  # Step 2's trials so far, when it has run for this choice
+        compared = recorded_step2(folder / STEP2, search, data)
     if compared is not None:
         data["family_comparison"] = step2_rows(compared)
+    elif search.family_seeds and data["alpha"] is not None and family_comparison(search, data) is not None:
+        data["step2_pending"] = True  # asked for, with something to compare, and no trial finished yet
     with atomic_path(folder / COEFFICIENTS) as temp:
         temp.write_text(json.dumps(data, indent=2, allow_nan=False))
     if ranked:
@@ -596,6 +598,10 @@ def step2_markdown(data: dict[str, Any]) -> list[str]:
             return []
         if (data["alpha"], data["beta"], data["gamma"]) == PAPER:
             return ["", "The chosen coefficients are the paper's: Step 2 has no other family to compare."]
+        if data.get("step2_pending"):
+            return ["", f"Step 2 (the chosen family against the paper's coefficients at phi = 1 to "
+                        f"{len(data.get('family') or [])}) has no finished trial yet; its results will be in "
+                        f"`{STEP2}/`."]
         return ["", "The chosen and the paper's coefficients build the same network at every phi: Step 2 has "
                     "nothing to compare."]
     split, counts = step2["score_split"], step2["counts"]
