@@ -58,7 +58,17 @@ def test_the_measurement_is_judged_with_both_sides_noise() -> None:
 
 
 def test_a_study_predicts_then_trains_the_larger_networks(tmp_path: Path, fashion_mnist: str, monkeypatch) -> None:
+    larger: list[Path] = []
+    recorded: list[dict] = []  # the study's results.json as each larger network starts to train
+    stop = [True]
+
     def fake(spec, proxy, seed, folder, on_validate=None):
+        if "extrapolate-8x" in str(folder):
+            larger.append(folder)
+            recorded.append(json.loads((tmp_path / "study" / "results.json").read_text())["extrapolation"])
+            if len(larger) == 2 and stop:  # Ctrl-C in the second larger trial, once
+                stop.clear()
+                raise KeyboardInterrupt
         macs = effnet.profile(spec, num_classes=10).macs
         top1 = 100 - 40 * (macs / 1e6) ** -0.25 - 0.1 * seed
         curve = [{"step": 10, "val_top1": top1}]
@@ -70,9 +80,18 @@ def test_a_study_predicts_then_trains_the_larger_networks(tmp_path: Path, fashio
     study = ScalingStudy(TINY, budgets=(2.0, 4.0), methods=("width", "compound"), seeds=2, extrapolate=8.0,
                          proxy=ProxySchedule(data_dir=fashion_mnist, epochs=1, limit_train=32, limit_val=32,
                                              limit_test=32))
+    with pytest.raises(KeyboardInterrupt):
+        run_scaling_study(study, tmp_path / "study", progress=False)
+    first = recorded[0]["methods_results"]  # predicted before any larger network trained, nothing measured
+    assert all(r["mean"] is not None and r["measured_mean"] is None for r in first.values())
+    stopped = json.loads((tmp_path / "study" / "results.json").read_text())["extrapolation"]["methods_results"]
+    assert sorted(len(r.get("measured") or []) for r in stopped.values()) == [0, 1]  # the one measured so far
+    assert {m: r["mean"] for m, r in stopped.items()} == {m: r["mean"] for m, r in first.items()}
     data = run_scaling_study(study, tmp_path / "study", progress=False)
+    assert len(larger) == 5  # 2 methods x 2 seeds, the interrupted one twice
     result = data["extrapolation"]
     assert result["budget"] == 8.0 and set(result["methods"]) == {"compound", "width"}
+    assert {m: r["mean"] for m, r in result["methods_results"].items()} == {m: r["mean"] for m, r in first.items()}
     width = result["methods_results"]["width"]
     assert len(width["measured"]) == 2 and math.isfinite(width["difference"]["mean"])
     assert (tmp_path / "study" / "extrapolate-8x" / "results.json").is_file()

@@ -11,6 +11,7 @@ engine (`effnet.engine`)."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import warnings
@@ -33,7 +34,7 @@ from ..architecture.scaling import (
 from ..architecture.spec import NetSpec, SpecError
 from ..architecture.zoo import SpecSource, get_spec
 from ..engine import MAX_SEEDS, Engine, Plan, TrialContext, check_count, run_experiment
-from ..errors import InputError
+from ..errors import InputError, StudyFailing
 from .extrapolation import judge, predictions
 from .scaling_report import COST_TOLERANCE, FIGURES, NETWORK_FIELDS, REPORT, RESULTS, label, write_outputs
 from .trial import ProxySchedule, check_data, curve_rise, spec_latency, spec_metrics, train_trial
@@ -237,8 +238,8 @@ def run_scaling_study(study: ScalingStudy, output: str | os.PathLike[str], *, st
     """Run (or resume) the study in `output` and write its results, report and figures there; returns
     results.json's content. Stopped early (Ctrl-C), it still writes them from the trials finished so far. With
     `extrapolate`, once every trial has finished, each chosen method is predicted at that budget from its 1x-4x
-    results and then trained there (`output/extrapolate-<B>x`), and the report compares prediction and
-    measurement."""
+    results, the prediction written to the report, and then trained there (`output/extrapolate-<B>x`); the report
+    compares prediction and measurement as the measurements come in."""
     options = {"storage": storage, "workers": workers, "threads": threads, "progress": progress,
                "overwrite": overwrite, "max_failures": max_failures}
     check_extrapolation(study)
@@ -249,17 +250,34 @@ def run_scaling_study(study: ScalingStudy, output: str | os.PathLike[str], *, st
     methods = study.extrapolate_methods or extrapolation_methods(main, study)
     target = replace(study, budgets=(study.extrapolate,), methods=methods, seeds=study.extrapolate_seeds,
                      fidelities=(), grid=False, include_baseline=False, extrapolate=None, extrapolate_methods=())
-    measured = run_experiment(target, Path(output) / f"extrapolate-{study.extrapolate:g}x", **options)
-    if measured["counts"]["done"] < measured["counts"]["planned"]:
-        return data
-    macs = {row["method"]: row["macs"] for row in measured["summary"]}
-    predicted = predictions(main, macs)
-    result = {"budget": study.extrapolate, "methods": list(methods), "fit": "power law in MACs, per seed",
-              "methods_results": {m: {**predicted[m], **judge(predicted[m], [r["val_top1"] for r in measured["trials"]
-                                                                             if r["method"] == m])}
-                                  for m in methods}}
+    sized = size_networks(target.prepare())  # what the larger study will train, sized before any of it trains
+    predicted = predictions(main, {m: sized[label({"method": m, "budget": study.extrapolate})]["macs"]
+                                   for m in methods})
     engine = Engine(study.prepare().plan(), output, storage=storage, outputs=study.outputs)
-    return write_outputs(engine, Path(output), data["counts"], extrapolation=result)
+
+    def record(trials: list[dict[str, Any]]) -> dict[str, Any]:  # the prediction, and what is measured so far
+        result = {"budget": study.extrapolate, "methods": list(methods), "fit": "power law in MACs, per seed",
+                  "methods_results": {m: {**predicted[m], **judge(predicted[m], [r["val_top1"] for r in trials
+                                                                                 if r["method"] == m])}
+                                      for m in methods}}
+        return write_outputs(engine, Path(output), data["counts"], extrapolation=result)
+
+    larger = Path(output) / f"extrapolate-{study.extrapolate:g}x"
+    record(_finished_trials(larger))  # the prediction is written before the larger networks train (or resume)
+    try:
+        measured = run_experiment(target, larger, **options)
+    except (KeyboardInterrupt, StudyFailing):
+        record(_finished_trials(larger))
+        raise
+    return record(measured["trials"])
+
+
+def _finished_trials(folder: Path) -> list[dict[str, Any]]:
+    """The trials a stopped study had finished, from the results.json it wrote when it stopped (none without)."""
+    try:
+        return list(json.loads((folder / RESULTS).read_text())["trials"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
 
 
 def check_extrapolation(study: ScalingStudy) -> None:
