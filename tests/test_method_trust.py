@@ -37,6 +37,7 @@ from effnet.experiments.scaling_report import (
     unfinished,
 )
 from effnet.experiments.stats import (
+    NO_PAIR,
     NO_VERDICT,
     compare_family,
     holm,
@@ -314,7 +315,7 @@ def test_one_paired_seed_gets_no_verdict_not_a_claim_that_the_two_are_alike() ->
     assert fidelity_check(full + short, 6, "test")[0]["changed_verdicts"] == []  # one seed at 3 epochs: no verdict
     apart = comparisons([*rows, {"method": "width", "budget": 4.0, "seed": 1, "test_top1": 81.0}], "test")
     (unpaired,) = [c for c in apart if c["against"] == "width"]  # compound has seed 0 only, width seed 1 only
-    assert unpaired["n"] == 0 and unpaired["verdict"] == NO_VERDICT
+    assert unpaired["n"] == 0 and unpaired["verdict"] == NO_PAIR == "no verdict (no paired seed)"
     assert _interval(unpaired) == "- (no seed in common)"
 
 

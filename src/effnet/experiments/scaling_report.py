@@ -19,7 +19,7 @@ from ..engine import Engine, Record, score_text, summarize, throughput
 from ..outputs import atomic_path
 from .extrapolation import judge
 from .plots import line_plot, panels
-from .stats import LEVEL, NO_VERDICT, compare_family, kendall_tau
+from .stats import LEVEL, NO_PAIR, NO_VERDICT, compare_family, kendall_tau
 
 RESULTS, REPORT = "results.json", "report.md"
 FIGURES = {"fig8": "fig8_accuracy_vs_macs.png", "fig3": "fig3_accuracy_vs_coefficient.png",
@@ -166,8 +166,8 @@ def fidelity_check(rows: list[dict[str, Any]], main_epochs: int, split: str) -> 
         verdicts = comparisons(other, split)
         changed = [{"budget": c["budget"], "against": c["against"], "main": main_verdicts.get((c["budget"],
                     c["against"])), "here": c["verdict"]} for c in verdicts
-                   if main_verdicts.get((c["budget"], c["against"])) not in (None, NO_VERDICT, c["verdict"])
-                   and c["verdict"] != NO_VERDICT]
+                   if main_verdicts.get((c["budget"], c["against"])) not in (None, NO_VERDICT, NO_PAIR, c["verdict"])
+                   and c["verdict"] not in (NO_VERDICT, NO_PAIR)]
         out.append({"epochs": epochs, "networks": len(shared), "kendall_tau_val": tau, "verdicts": verdicts,
                     "changed_verdicts": changed})
     return out

@@ -1,11 +1,11 @@
 """The statistics a study's verdicts rest on: paired differences with Student-t confidence intervals, Holm's
 correction across the comparisons of one report, the verdict they allow, and rank agreement (Kendall's tau).
 
-Methods trained with the same seed see the same data order and augmentation, so their results are compared in
-pairs: the difference per seed, its mean, and the t interval of that mean (n - 1 degrees of freedom). With one
-seed there is no interval, so no verdict either: "no verdict (one seed)", never "not distinguishable", which
-would claim a test that was not made. Samples that share no pairing (a measurement against a prediction) get
-Welch's interval instead."""
+Methods trained with the same seed see the same data order and augmentation, so their results are compared in pairs:
+the difference per seed, its mean, and the t interval of that mean (n - 1 degrees of freedom). With one seed there
+is no interval, so no verdict either: "no verdict (one seed)" -- or "no verdict (no paired seed)" before the two
+share a seed -- never "not distinguishable", which would claim a test that was not made. Samples that share no
+pairing (a measurement against a prediction) get Welch's interval instead."""
 
 from __future__ import annotations
 
@@ -75,12 +75,15 @@ def holm(pvalues: Sequence[float | None]) -> list[float | None]:
 
 
 NO_VERDICT = "no verdict (one seed)"  # fewer than two pairs: nothing was tested
+NO_PAIR = "no verdict (no paired seed)"  # not one seed trained for both yet
 
 
 def verdict(difference: dict[str, Any], adjusted_p: float | None, level: float = LEVEL) -> str:
     """"better", "worse" or "not distinguishable" for the first of a compared pair, from its Holm-adjusted p;
-    `NO_VERDICT` below two pairs."""
-    if difference.get("n", 0) < 2 or difference.get("mean") is None:
+    `NO_VERDICT` below two pairs, `NO_PAIR` without any."""
+    if not difference.get("n") or difference.get("mean") is None:
+        return NO_PAIR
+    if difference["n"] < 2:
         return NO_VERDICT
     if adjusted_p is None or adjusted_p >= 1 - level:
         return "not distinguishable"
@@ -105,5 +108,5 @@ def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float | None:
     return None if tau is None or not math.isfinite(float(tau)) else round(float(tau), 4)
 
 
-__all__ = ["LEVEL", "NO_VERDICT", "compare_family", "holm", "kendall_tau", "paired_difference",
+__all__ = ["LEVEL", "NO_PAIR", "NO_VERDICT", "compare_family", "holm", "kendall_tau", "paired_difference",
            "unpaired_difference", "verdict"]
