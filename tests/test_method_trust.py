@@ -623,3 +623,17 @@ def test_a_budget_rounding_cannot_reach_is_said_before_anything_trains() -> None
                          "nearest repeat rounding may get closer): its comparisons at this budget will be of unequal "
                          "cost"] if warned else []), said
         assert (abs(networks["compound@2x"]["error"]) > 0.2) == warned
+
+
+def test_an_interval_that_excludes_zero_alone_is_called_a_lean_once_holm_says_otherwise() -> None:
+    """The table's 95% interval is each comparison's own, the verdict is for all of them (Holm): the full-size study
+    at 4x had +1.49 [+0.60, +2.38] against depth beside "not distinguishable", and the words must say why."""
+    lean = {"budget": 4.0, "against": "depth", "verdict": "not distinguishable", "mean": 1.49, "low": 0.6,
+            "high": 2.38, "p": 0.03, "p_holm": 0.18, "n": 2}
+    wide = {"budget": 2.0, "against": "width", "verdict": "not distinguishable", "mean": 0.56, "low": -1.31,
+            "high": 2.44, "p": 0.3, "p_holm": 0.5, "n": 3}
+    words = "\n".join(conclusion([lean, wide], [], "test"))
+    assert "Against depth at 4x (p = 0.03, Holm 0.18) the interval alone excludes 0, but not once corrected for " \
+           "the 2 comparisons of this report: a lean, not a verdict." in words
+    assert "width at 2x (p" not in words
+    assert "a lean" not in "\n".join(conclusion([wide], [], "test"))

@@ -277,6 +277,12 @@ def conclusion(compare: list[dict[str, Any]], summary: list[dict[str, Any]], spl
         names = ", ".join(f"{c['against']} at {c['budget']:g}x" for c in unclear)
         lines.append(f"- Compound scaling cannot be told apart from {names} at this number of seeds "
                      f"(Holm-corrected, family-wise error {1 - LEVEL:.0%}).")
+        alone = [c for c in unclear if c["low"] is not None and (c["low"] > 0 or c["high"] < 0)]
+        if alone:  # the table's interval is each comparison's own; the verdict answers for all of them together
+            names = ", ".join(f"{c['against']} at {c['budget']:g}x (p = {c['p']:.2g}, Holm {c['p_holm']:.2g})"
+                              for c in alone)
+            lines.append(f"- Against {names} the interval alone excludes 0, but not once corrected for the "
+                         f"{len(compare)} comparisons of this report: a lean, not a verdict.")
     single = [c for c in compare if c["n"] < 2]
     if single:
         names = ", ".join(f"{c['against']} at {c['budget']:g}x" for c in single)
