@@ -292,8 +292,11 @@ def conclusion(compare: list[dict[str, Any]], summary: list[dict[str, Any]], spl
     if flagged:
         networks = ", ".join(f"{network_name((e['method'], e['budget']))} ({e['still_improving']} of {e['trials']})"
                              for e in flagged if e["method"] != "grid")
-        lines.append(f"- Still improving at the end of the schedule: {networks or 'grid networks'}. The ranking may "
-                     "change with a longer schedule.")
+        lines.append(f"- Still improving at the end of the schedule (validation top-1 rose by more than "
+                     f"`converged_within` over its last quarter): {networks or 'grid networks'}. Under a decaying "
+                     "learning rate part of that rise is the decay itself, not a schedule too short; whether a longer "
+                     "one changes the result is what the convergence check (`effnet experiment convergence`) measures. "
+                     "The ranking may change with a longer schedule.")
     elif summary and all(e["curve_unknown"] == e["trials"] for e in summary):
         lines.append("- The learning curves have too few points to tell whether the schedule was long enough.")
     return lines
