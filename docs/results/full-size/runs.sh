@@ -4,7 +4,8 @@
 #   runs.sh start        start both chains in the background (logs in runs/logs/)
 #   runs.sh stop [MIN]   give each study up to MIN minutes (default 0) to finish the trial it is in, then Ctrl-C
 #                        every run (the trainer checkpoints at its next step), and stage for commit the checkpoint
-#                        (last.pt) of every trial left unfinished with at least 20 minutes of training in it
+#                        (last.pt) of every trial left unfinished with at least 20 minutes of training in it (its
+#                        finished epochs and the part of the one it stopped in, as the checkpoint holds them)
 #   runs.sh status       the runs' last progress lines, the staged checkpoints and the submission's size
 #   runs.sh carry        stage the checkpoints as `stop` does, without stopping anything (the runs have ended), and
 #                        the weights the finished Fashion-MNIST run was tested with
@@ -89,6 +90,9 @@ start() {
     setsid nohup bash -c "study_cmd && fmnist_cmd regularised $regularised" >>"$logs/core1.log" 2>&1 </dev/null &
     setsid nohup bash -c "search_cmd && fmnist_cmd '' && search_cmd --family-seeds 3" >>"$logs/core2.log" 2>&1 </dev/null &
     echo "started at $(date -u +%H:%M) UTC from $(git -C "$runner" rev-parse --short HEAD); logs in $logs"
+    # two sessions less than 200 minutes apart share the record: write HEAD into runs/landed by hand then
+    echo "the submission's size counts from $(cut -c1-7 "$top/runs/landed") (runs/landed, written" \
+         "$(date -u -r "$top/runs/landed" +%H:%M) UTC)"
 }
 
 done_count() {  # the last "N done" a study printed to its log
@@ -141,7 +145,7 @@ carry() {  # stage the last.pt of unfinished trials (within the submission's bud
     done < <(git -C "$top" ls-files "$here" | grep '/trials/.*/last\.pt$' || true)
     while IFS= read -r name; do
         echo "staged $(du -h "$top/$name" | cut -f1) $name"
-    done < <(unfinished | python3 -c "$budget_py" "$top" "$(landed)" "${SUBMISSION_BUDGET_MIB:-200}" \
+    done < <(unfinished | "$top/.venv/bin/python" -c "$budget_py" "$top" "$(landed)" "${SUBMISSION_BUDGET_MIB:-200}" \
                  "${CARRY_MINUTES:-20}")
 }
 
@@ -200,12 +204,18 @@ if report:
     print(f"{used / 2**20:.1f} MiB of diffs since {landed[:7]} ({len(commits)} commits and the index)")
     sys.exit(0)
 
-def trained(folder):
-    metrics = folder / "metrics.jsonl"
-    lines = metrics.read_text().splitlines() if metrics.exists() else []
-    return sum(json.loads(line).get("train_seconds") or 0 for line in lines if line.strip())
+def trained(checkpoint):  # seconds of training in it: its finished epochs and the part of the one it stopped in
+    import torch  # the venv'"'"'s; only here, so that `size` runs without it
 
-wanted = sorted(((trained(path.parent), path) for path in names), reverse=True)
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
+    rows = state.get("history") or []
+    seconds = sum(row.get("train_seconds") or 0 for row in rows)
+    if state.get("epoch_so_far"):
+        return seconds + state["epoch_so_far"]["train_seconds"]
+    done = rows[-1]["step"] if rows else 0  # older checkpoints: the finished epochs'"'"' pace per step
+    return seconds + (state["global_step"] - done) * seconds / done if done else seconds
+
+wanted = sorted(((trained(path), path) for path in names), reverse=True)
 for seconds, path in wanted:
     relative = str(path.relative_to(top))
     cost = path.stat().st_size + blob("HEAD", relative)

@@ -55,8 +55,8 @@ from .distributed import (
 from .ema import ModelEma
 from .evaluate import evaluate
 from .optim import build_optimizer, build_scheduler
+from .state import EpochSoFar, RunFolder, make_checkpoint, restore_checkpoint, rng_state, set_rng_state, signature
 from .state import Progress as RunProgress
-from .state import RunFolder, make_checkpoint, restore_checkpoint, rng_state, set_rng_state, signature
 from .tensorboard import TensorBoardLog
 
 
@@ -307,19 +307,21 @@ class Trainer:
                 raise TrainingDiverged(f"training diverged in epoch {epoch + 1}: {what}'s {problem}; stopped. Last "
                                        f"good checkpoint: {kept}")
 
-    def _finish_epoch(self, epoch: int, step_in_epoch: int, losses: list[float], images: int, train_seconds: float,
-                      started: float, final: bool) -> dict[str, Any]:
+    def _finish_epoch(self, epoch: int, step_in_epoch: int, whole: EpochSoFar, started: float,
+                      final: bool) -> dict[str, Any]:
+        """Validate (and at the end test), append the epoch's row and checkpoint; `whole`: the epoch's training,
+        including any part before a resume."""
         self._check_state(epoch)
         validate = final or self.config.validate == "every" or self.progress.global_step in self.val_steps
         result = self._validate() if validate else None
         row = {"epoch": epoch + 1, "step": self.progress.global_step,
-               "train_loss": sum(losses) / len(losses) if losses else None,
+               "train_loss": whole.loss_sum / whole.steps if whole.steps else None,
                "val_loss": result["loss"] if result else None, "val_top1": result["top1"] if result else None,
                "val_top5": result["top5"] if result else None,
                "ema_top1": result["ema"]["top1"] if result and "ema" in result else None,
                "lr": self.optimizer.param_groups[0]["lr"],
-               "images_per_s": images / train_seconds if train_seconds > 0 else None,
-               "train_seconds": train_seconds, "seconds": time.perf_counter() - started}
+               "images_per_s": whole.images / whole.train_seconds if whole.train_seconds > 0 else None,
+               "train_seconds": whole.train_seconds, "seconds": time.perf_counter() - started}
         row = {key: (None if isinstance(value, float) and not math.isfinite(value) else value)
                for key, value in row.items()}
         if step_in_epoch < self.sampler.steps_per_epoch:
@@ -398,10 +400,11 @@ class Trainer:
         with progress:
             for epoch in range(start_epoch, self.epochs):
                 step_in_epoch = start_step if epoch == start_epoch else 0
+                before = self.progress.epoch_so_far if step_in_epoch > 0 else EpochSoFar()  # before a resume
                 if c.max_steps is not None and self.progress.global_step >= c.max_steps:
                     reason = "max_steps"
                     break
-                started = time.perf_counter()
+                started = time.perf_counter() - before.train_seconds  # the epoch's wall time spans a resume
                 self.sampler.set_position(epoch, step_in_epoch)
                 self.train_set.set_epoch(epoch)
                 # own generator: creating the iterator must not draw from the global RNG (exact resume)
@@ -454,11 +457,9 @@ class Trainer:
                             and not ends_run:
                         self._validate_within_epoch(epoch, step_in_epoch)
                         self._set_train_mode()
-                    if float(flags[1]) > 0:
-                        if step_in_epoch < steps_per_epoch:
-                            self._save(epoch, step_in_epoch)
-                        else:
-                            self._save(epoch + 1, 0)
+                    if float(flags[1]) > 0:  # the epoch (even one whose last step this was) finishes on resume
+                        self.progress.epoch_so_far = before.plus(time.perf_counter() - train_start, seen, losses)
+                        self._save(epoch, step_in_epoch)
                         signame = signal.Signals(stop.signal or signal.SIGTERM).name
                         return {"status": "interrupted", "signal": signame, "global_step": self.progress.global_step,
                                 "checkpoint": str(self.checkpoint_path)}
@@ -466,10 +467,11 @@ class Trainer:
                         reason = "max_steps"
                         break
                 progress.remove_task(task)
-                train_seconds = time.perf_counter() - train_start
+                whole = before.plus(time.perf_counter() - train_start, seen, losses)
+                self.progress.epoch_so_far = EpochSoFar()
                 final = reason == "max_steps" or epoch + 1 >= self.epochs or (
                     c.max_steps is not None and self.progress.global_step >= c.max_steps)
-                self._finish_epoch(epoch, step_in_epoch, losses, seen, train_seconds, started, final)
+                self._finish_epoch(epoch, step_in_epoch, whole, started, final)
                 if reason == "max_steps":
                     break
         if self.config.save_pretrained and self.dist.is_main:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,24 @@ LAST, BEST, METRICS = "last.pt", "best.pt", "metrics.jsonl"
 
 
 @dataclass
+class EpochSoFar:
+    """What the epoch in progress did before its run was last stopped in it, so that the epoch's row counts its
+    whole training time, images and loss once it finishes, not only the part after the resume."""
+
+    train_seconds: float = 0.0
+    images: int = 0
+    loss_sum: float = 0.0
+    steps: int = 0
+
+    def plus(self, train_seconds: float, images: int, losses: list[float]) -> EpochSoFar:
+        return EpochSoFar(self.train_seconds + train_seconds, self.images + images, self.loss_sum + sum(losses),
+                          self.steps + len(losses))
+
+
+@dataclass
 class Progress:
     """Where a run stands: the next (epoch, step in it), optimizer steps so far, best val top-1, epoch rows, and
-    the learning curve (every validation point)."""
+    the learning curve (every validation point), and what the epoch in progress did before the run last stopped."""
 
     epoch: int = 0
     step_in_epoch: int = 0
@@ -41,6 +56,7 @@ class Progress:
     best_top1: float = -1.0
     history: list[dict[str, Any]] = field(default_factory=list)
     curve: list[dict[str, Any]] = field(default_factory=list)
+    epoch_so_far: EpochSoFar = field(default_factory=EpochSoFar)
 
 
 def signature(model: str, spec: NetSpec, num_classes: int, training: TrainingDefaults) -> dict[str, Any]:
@@ -136,7 +152,7 @@ def make_checkpoint(*, sig: dict[str, Any], model: nn.Module, ema: nn.Module | N
             "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict() if scaler else None,
             "epoch": progress.epoch, "step_in_epoch": progress.step_in_epoch, "global_step": progress.global_step,
             "global_batch": global_batch, "best_top1": progress.best_top1, "history": list(progress.history),
-            "curve": list(progress.curve),
+            "curve": list(progress.curve), "epoch_so_far": asdict(progress.epoch_so_far),
             "rng": rngs, "recipe": recipe, "classes": list(classes), "preprocessing": preprocessing.to_dict(),
             "in_chans": in_chans}
 
@@ -174,8 +190,21 @@ def restore_checkpoint(path: Path, *, metrics: Path, sig: dict[str, Any], global
                   "val_top5": row.get("val_top5"), "val_loss": row.get("val_loss"), "ema_top1": row.get("ema_top1")}
                  for row in history if row.get("val_top1") is not None]
     progress = Progress(int(data["epoch"]), int(data["step_in_epoch"]), int(data["global_step"]),
-                        float(data["best_top1"]), list(history), list(curve))
+                        float(data["best_top1"]), list(history), list(curve), _epoch_so_far(data, path))
     return progress, data["rng"]
+
+
+def _epoch_so_far(data: dict[str, Any], path: Path) -> EpochSoFar:
+    """The stopped epoch's part before the resume; zero for checkpoints written before they held it."""
+    held = data.get("epoch_so_far") or {}
+    try:
+        so_far = EpochSoFar(float(held.get("train_seconds", 0.0)), int(held.get("images", 0)),
+                            float(held.get("loss_sum", 0.0)), int(held.get("steps", 0)))
+    except (AttributeError, TypeError, ValueError):
+        raise WeightsError(f"checkpoint {path} is corrupt: its epoch_so_far is {held!r}") from None
+    if min(so_far.train_seconds, so_far.images, so_far.steps) < 0:
+        raise WeightsError(f"checkpoint {path} is corrupt: its epoch_so_far is {held!r}")
+    return so_far
 
 
 def _said(settings: dict[str, Any]) -> str:
@@ -195,5 +224,5 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-__all__ = ["BEST", "LAST", "METRICS", "Progress", "RunFolder", "make_checkpoint", "restore_checkpoint", "rng_state",
-           "set_rng_state", "signature"]
+__all__ = ["BEST", "LAST", "METRICS", "EpochSoFar", "Progress", "RunFolder", "make_checkpoint", "restore_checkpoint",
+           "rng_state", "set_rng_state", "signature"]
