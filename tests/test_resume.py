@@ -58,19 +58,10 @@ def test_sigterm_saves_and_resume_matches(tmp_path: Path, monkeypatch) -> None:
     full = Trainer(config(data, tmp_path / "full", epochs=1))
     full.fit()
 
-    real = datasets.SeededDataset.__getitem__
-    calls = {"n": 0}
-
-    def getitem(self, index):  # SIGTERM arrives while loading the 2nd step's batch
-        calls["n"] += 1
-        if calls["n"] == 10:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real(self, index)
-
-    monkeypatch.setattr(datasets.SeededDataset, "__getitem__", getitem)
+    stop_while_loading(monkeypatch, 10)  # the 2nd step's batch
     stopped = Trainer(config(data, tmp_path / "split", epochs=1))
     summary = stopped.fit()
-    monkeypatch.setattr(datasets.SeededDataset, "__getitem__", real)
+    monkeypatch.undo()
     assert summary["status"] == "interrupted" and summary["signal"] == "SIGTERM"
     assert summary["global_step"] == 2 and (tmp_path / "split" / "last.pt").exists()
     assert not (tmp_path / "split" / "metrics.jsonl").exists()

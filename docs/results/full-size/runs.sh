@@ -218,9 +218,9 @@ def trained(checkpoint):  # seconds of training in it: its finished epochs and t
 wanted = sorted(((trained(path), path) for path in names), reverse=True)
 for seconds, path in wanted:
     relative = str(path.relative_to(top))
-    unchanged = git("hash-object", relative).strip() == git("rev-parse", f"HEAD:{relative}").strip() \
-        if blob("HEAD", relative) else False  # one HEAD holds as it is adds nothing to the submission
-    cost = 0 if unchanged else path.stat().st_size + blob("HEAD", relative)
+    held = blob("HEAD", relative)  # one HEAD holds as it is adds nothing to the submission
+    unchanged = held and git("hash-object", relative) == git("rev-parse", f"HEAD:{relative}")
+    cost = 0 if unchanged else path.stat().st_size + held
     if seconds < 60 * minutes or used + cost > budget:
         git("reset", "-q", "--", relative)  # one staged earlier goes back to what HEAD holds, costing nothing
         if seconds >= 60 * minutes:
