@@ -14,6 +14,7 @@ from effnet.errors import InputError
 from effnet.experiments import ScalingStudy, run_scaling_study
 from effnet.experiments.extrapolation import fit_power_law, judge, predict_error, predictions
 from effnet.experiments.scaling import check_extrapolation
+from effnet.experiments.scaling_report import extrapolation_lines
 from effnet.experiments.stats import NO_VERDICT
 from effnet.experiments.trial import ProxySchedule
 
@@ -136,3 +137,16 @@ def test_effnet_report_writes_the_tables_again_from_the_results_alone(tmp_path: 
     assert (tmp_path / "again" / "committed" / "report.md").read_text() == original
     assert main(["report", str(tmp_path / "again")]) == 2 and "holds no effnet study folder" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "missing")]) == 2 and "no such folder" in capsys.readouterr().err
+
+
+def test_the_report_says_when_the_extrapolated_networks_differ_in_cost() -> None:
+    def result(macs: float) -> dict:
+        return {"target_macs": macs, "mean": 91.0, "low": 90.5, "high": 91.5, "predicted_top1": [90.8, 91.2]}
+
+    def lines(**methods: float) -> str:
+        return "\n".join(extrapolation_lines({"budget": 8.0, "fit": "power law in MACs, per seed",
+                                              "methods_results": {m: result(c) for m, c in methods.items()}}))
+
+    assert "Not at equal cost: rounding builds compound at 0.90x, resolution at 1.00x" in lines(
+        compound=64.0e6, resolution=71.3e6)
+    assert "Not at equal cost" not in lines(compound=70.0e6, resolution=71.3e6)

@@ -400,9 +400,9 @@ def extrapolation_lines(extrapolation: dict[str, Any] | None) -> list[str]:
     if not extrapolation:
         return []
     lines = ["", f"## Predict, then measure: {extrapolation['budget']:g}x", "",
-             f"Validation error against MACs, fitted per seed as {extrapolation['fit']} on the baseline and the "
-             "method's networks, predicts each method at the larger budget; then that network was trained (fresh "
-             "trials, the same proxy).", "",
+             f"Validation error against MACs ({extrapolation['fit']}, on the baseline and the method's networks) "
+             "predicts each method at the larger budget; the prediction is written before that network trains "
+             "(fresh trials, the same proxy), and the measured columns fill in as its trials finish.", "",
              "| method | MMACs | predicted val top-1 [95% CI] | measured val top-1 (seeds) | "
              "measured - predicted [95% CI, Welch] | verdict |",
              "|---|---|---|---|---|---|"]
@@ -415,6 +415,11 @@ def extrapolation_lines(extrapolation: dict[str, Any] | None) -> list[str]:
                     f"{r['measured_mean']:.2f} ({len(r.get('measured') or [])})")
         lines.append(f"| {method} | {r['target_macs'] / 1e6:.1f} | {interval} | {measured} | "
                      f"{_law_difference(r)} | {r.get('verdict') or '-'} |")
+    costs = {m: r["target_macs"] for m, r in extrapolation["methods_results"].items()}
+    if costs and max(costs.values()) > 1.1 * min(costs.values()):
+        lines += ["", "Not at equal cost: rounding builds " + ", ".join(
+            f"{m} at {c / max(costs.values()):.2f}x" for m, c in costs.items()) + " the largest network's MACs, so "
+            "the methods' measurements at this budget are not a comparison at equal cost."]
     lines += ["", "Three points per method determine a power law but not a floor: a measurement below the prediction "
               "says the law does not carry this far, not that the method failed. The interval of measured minus "
               "predicted counts the noise of both the measured seeds and the seeds' predictions."]
