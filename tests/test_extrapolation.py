@@ -97,6 +97,10 @@ def test_a_study_predicts_then_trains_the_larger_networks(tmp_path: Path, fashio
     assert len(width["measured"]) == 2 and math.isfinite(width["difference"]["mean"])
     assert (tmp_path / "study" / "extrapolate-8x" / "results.json").is_file()
     assert "Predict, then measure: 8x" in (tmp_path / "study" / "report.md").read_text()
+    assert data["figures"]["extrapolation"] == "extrapolation_vs_macs.png"  # drawn with the measured seeds
+    assert (tmp_path / "study" / "extrapolation_vs_macs.png").read_bytes()[:4] == b"\x89PNG"
+    assert "extrapolation" not in json.loads((tmp_path / "study" / "extrapolate-8x" / "results.json").read_text()
+                                              )["figures"]  # the larger study itself predicts nothing
 
 
 def test_an_extrapolation_no_method_can_reach_is_refused_before_the_study_trains(tmp_path: Path, fashion_mnist: str,
@@ -130,6 +134,7 @@ def test_effnet_report_writes_the_tables_again_from_the_results_alone(tmp_path: 
     assert main(["report", str(copy)]) == 0  # recomputed from the trials, so the same report as the study's
     assert (copy / "report.md").read_text() == original
     assert (copy / "fig8_accuracy_vs_macs.png").read_bytes()[:4] == b"\x89PNG"
+    assert (copy / "extrapolation_vs_macs.png").read_bytes()[:4] == b"\x89PNG"
     capsys.readouterr()
     capsys.readouterr()
     assert main(["report", str(tmp_path), "--output", str(tmp_path / "again")]) == 0  # both studies, by one command

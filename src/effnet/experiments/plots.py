@@ -68,6 +68,36 @@ def scatter(points: Mapping[str, Sequence[tuple[float, float]]], path: Path, *, 
     return _finish(figure, axes, path, xlabel=xlabel, ylabel=ylabel, title=title, logx=logx and _wide(xs), note=note)
 
 
+def prediction_plot(measured: Series, curves: Mapping[str, Sequence[tuple[float, float]]],
+                    predicted: Mapping[str, tuple[float, float, float, float]],
+                    observed: Mapping[str, Sequence[tuple[float, float]]], path: Path, *, xlabel: str, ylabel: str,
+                    title: str, note: str = "") -> Path:
+    """Predict, then measure: per method its measured points (mean +- std), the fitted law drawn dashed out to the
+    larger budget, the prediction there as a hollow marker with its interval (x, mean, low, high), and each seed
+    measured there as a cross."""
+    figure = Figure(figsize=(6.4, 4.8), dpi=120)
+    axes = figure.subplots()
+    xs = []
+    for name, points in measured.items():
+        colour = None
+        if points:
+            px, means, stds = zip(*sorted(points))
+            colour = axes.errorbar(px, means, yerr=stds, marker="o", capsize=3, label=name).lines[0].get_color()
+            xs += px
+        if curves.get(name):
+            cx, cy = zip(*sorted(curves[name]))
+            axes.plot(cx, cy, linestyle="--", linewidth=1, color=colour)
+        if name in predicted:
+            x, mean, low, high = predicted[name]
+            axes.errorbar([x], [mean], yerr=[[mean - low], [high - mean]], marker="o", markerfacecolor="white",
+                          capsize=4, color=colour, label=f"{name}: predicted (95% CI)")
+            xs.append(x)
+        if observed.get(name):
+            ox, oy = zip(*observed[name])
+            axes.scatter(ox, oy, marker="x", s=40, color=colour, zorder=5, label=f"{name}: measured")
+    return _finish(figure, axes, path, xlabel=xlabel, ylabel=ylabel, title=title, logx=_wide(xs), note=note)
+
+
 def _lines(axes: Any, series: Series) -> None:
     """One error-bar line per series, its points sorted by x."""
     for name, points in series.items():
@@ -82,7 +112,7 @@ def save(figure: Figure, path: Path) -> Path:
     return path
 
 
-__all__ = ["line_plot", "panels", "save", "scatter"]
+__all__ = ["line_plot", "panels", "prediction_plot", "save", "scatter"]
 
 
 def _wide(xs: Sequence[float]) -> bool:

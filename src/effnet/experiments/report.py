@@ -77,7 +77,8 @@ def write_report(folder: str | Path, output: str | Path | None = None) -> list[P
         summary = data["summary"]
         note = scaling_report.scale_note(inputs, data["score_split"], len(data["trials"]))
         figures = scaling_report.write_figures(summary, target, inputs["baseline"]["name"], data["score_split"],
-                                               inputs["proxy"]["epochs"], note) if summary else {}
+                                               inputs["proxy"]["epochs"], note,
+                                               data.get("extrapolation")) if summary else {}
         written += [target / name for name in figures.values()]
         text = scaling_report.markdown({**data, "figures": figures})
     elif kind == "convergence-check":  # the verdict is recomputed from the trials, under today's rule

@@ -17,14 +17,14 @@ from typing import Any
 
 from ..engine import Engine, Record, score_text, summarize, throughput
 from ..outputs import atomic_path
-from .extrapolation import judge
-from .plots import line_plot, panels
+from .extrapolation import judge, predict_error
+from .plots import line_plot, panels, prediction_plot
 from .stats import LEVEL, NO_PAIR, NO_VERDICT, compare_family, kendall_tau
 
 RESULTS, REPORT = "results.json", "report.md"
 FIGURES = {"fig8": "fig8_accuracy_vs_macs.png", "fig3": "fig3_accuracy_vs_coefficient.png",
            "fig4": "fig4_width_grid.png", "latency": "accuracy_vs_latency.png",
-           "activations": "accuracy_vs_activations.png"}
+           "activations": "accuracy_vs_activations.png", "extrapolation": "extrapolation_vs_macs.png"}
 TRIAL_FIELDS = ("method", "budget", "seed", "schedule_epochs", "depth", "width", "resolution", "effective_depth",
                 "effective_width", "effective_resolution", "image_size", "params", "macs", "activations",
                 "latency_ms", "val_top1", "val_top5", "test_top1", "test_top5", "curve_rise", "steps", "seconds")
@@ -187,6 +187,37 @@ def _series(summary: list[dict[str, Any]], x: str, methods: tuple[str, ...], spl
     return series
 
 
+def write_prediction_figure(summary: list[dict[str, Any]], output: Path, title: str, main_epochs: int,
+                            extrapolation: dict[str, Any] | None) -> dict[str, str]:
+    """Validation top-1 against MACs for each extrapolated method: its 1x-4x networks, the law fitted per seed
+    (averaged over seeds) drawn out to the larger budget, the prediction with its interval, the seeds measured."""
+    results = (extrapolation or {}).get("methods_results") or {}
+    main = [e for e in summary if e["schedule_epochs"] == main_epochs]
+    measured = {m: [(x / 1e6, mean, std) for x, mean, std in points]
+                for m, points in _series(main, "macs", tuple(results), "val").items()}
+    if not measured:
+        return {}
+    curves, predicted, observed = {}, {}, {}
+    for method, r in results.items():
+        fits = list((r.get("fits") or {}).values())
+        start = min((x for x, _, _ in measured.get(method, [])), default=r["target_macs"] / 1e6)
+        xs = [start * (r["target_macs"] / 1e6 / start) ** (i / 40) for i in range(41)]
+        if fits:
+            curves[method] = [(x, sum(100.0 - predict_error((f["a"], f["b"]), x * 1e6) for f in fits) / len(fits))
+                              for x in xs]
+        if r.get("mean") is not None:
+            low = r["low"] if r.get("low") is not None else r["mean"]
+            high = r["high"] if r.get("high") is not None else r["mean"]
+            predicted[method] = (r["target_macs"] / 1e6, r["mean"], low, high)
+        observed[method] = [(r["target_macs"] / 1e6, v) for v in r.get("measured") or []]
+    note = (f"prediction from the {main_epochs}-epoch networks, written before the "
+            f"{extrapolation['budget']:g}x networks trained; mean +- std over seeds, validation split")
+    prediction_plot(measured, curves, predicted, observed, output / FIGURES["extrapolation"],
+                    xlabel="MMACs (multiply-adds)", ylabel="val top-1 accuracy (%)",
+                    title=f"Predict, then measure at {extrapolation['budget']:g}x: {title}", note=note)
+    return {"extrapolation": FIGURES["extrapolation"]}
+
+
 def scale_note(inputs: dict[str, Any], split: str, trials: int) -> str:
     """The scale a figure was made at, written on it: seeds, schedule, data, split."""
     proxy = inputs["proxy"]
@@ -196,7 +227,9 @@ def scale_note(inputs: dict[str, Any], split: str, trials: int) -> str:
 
 
 def write_figures(summary: list[dict[str, Any]], output: Path, title: str, split: str,
-                  main_epochs: int, note: str = "") -> dict[str, str]:
+                  main_epochs: int, note: str = "", extrapolation: dict[str, Any] | None = None) -> dict[str, str]:
+    """The paper's figures from the summary rows (and, with `extrapolation`, its prediction against the
+    measurement); returns the names written, by key of FIGURES."""
     methods = ("depth", "width", "resolution", "compound")
     main = [e for e in summary if e["schedule_epochs"] == main_epochs]
     others = sorted({e["schedule_epochs"] for e in summary} - {main_epochs})
@@ -244,6 +277,7 @@ def write_figures(summary: list[dict[str, Any]], output: Path, title: str, split
         line_plot(series_grid, output / FIGURES["fig4"], xlabel="MMACs (multiply-adds)", ylabel=ylabel, logx=True,
                   title=f"Width scaling under different (d, r) (paper Fig. 4): {title}", annotate=notes, note=note)
         written["fig4"] = FIGURES["fig4"]
+    written.update(write_prediction_figure(summary, output, title, main_epochs, extrapolation))
     return written
 
 
@@ -460,8 +494,8 @@ def write_outputs(engine: Engine, output: Path, counts: dict[str, int],
     split, summary = analysis["score_split"], analysis["summary"]
     failed = [{"params": r.params, "error": r.metrics.get("error")} for r in records if r.state == "fail"]
     note = scale_note(inputs, split, len(rows))
-    figures = (write_figures(summary, output, inputs["baseline"]["name"], split, inputs["proxy"]["epochs"], note)
-               if summary else {})
+    figures = (write_figures(summary, output, inputs["baseline"]["name"], split, inputs["proxy"]["epochs"], note,
+                             extrapolation) if summary else {})
     data = {"study": engine.plan.name, "inputs": inputs, "counts": counts, "throughput": throughput(records),
             "data": engine.all_derived().get("data"), **analysis, "failed": failed, "figures": figures,
             **({"extrapolation": extrapolation} if extrapolation else {}), "trials": rows}
