@@ -450,7 +450,7 @@ def extrapolation_lines(extrapolation: dict[str, Any] | None) -> list[str]:
         lines.append(f"| {method} | {r['target_macs'] / 1e6:.1f} | {interval} | {measured} | "
                      f"{_law_difference(r)} | {r.get('verdict') or '-'} |")
     costs = {m: r["target_macs"] for m, r in extrapolation["methods_results"].items()}
-    if costs and max(costs.values()) > 1.1 * min(costs.values()):
+    if costs and max(costs.values()) / min(costs.values()) - 1 > COST_TOLERANCE:  # the comparisons' rule
         lines += ["", "Not at equal cost: rounding builds " + ", ".join(
             f"{m} at {c / max(costs.values()):.2f}x" for m, c in costs.items()) + " the largest network's MACs, so "
             "the methods' measurements at this budget are not a comparison at equal cost."]
