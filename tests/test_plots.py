@@ -3,9 +3,11 @@ range is wide (with plain tick labels), points labelled with their budget, the c
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from effnet.experiments import plots
 from effnet.experiments.scaling_report import scale_note, write_figures
@@ -51,3 +53,20 @@ def test_a_wide_axis_is_logarithmic_and_the_chosen_point_is_marked(drawn, tmp_pa
                   title="t", chosen=(2.1, 82.0, "(1, 1.1, 1.2)"), note="scale")
     labels = [text.get_text() for text in drawn[-1][1].axes[0].get_legend().get_texts()]
     assert "chosen: (1, 1.1, 1.2)" in labels
+
+
+@pytest.mark.parametrize("span", [(9.0, 71.0), (0.3, 40.0), (120.0, 900.0), (1.0, 1e5)])
+def test_a_log_axis_labels_its_ticks_without_overlap(drawn, tmp_path: Path, span: tuple[float, float]) -> None:
+    low, high = span
+    plots.line_plot({"a": [(low, 50.0, 1.0), (high, 60.0, 1.0)]}, tmp_path / "x.png", xlabel="MMACs",
+                    ylabel="top-1 (%)", title="t", logx=True)
+    figure = drawn[-1][1]
+    axes = figure.axes[0]
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    figure.draw(renderer)
+    lo, hi = axes.get_xlim()
+    labels = [t for t in axes.get_xticklabels(which="both") if t.get_text() and lo <= t.get_position()[0] <= hi]
+    assert len(labels) >= 2  # the reader can still place a point
+    boxes = sorted((t.get_window_extent(renderer) for t in labels), key=lambda box: box.x0)
+    for left, right in pairwise(boxes):
+        assert left.x1 <= right.x0, f"tick labels overlap: {[t.get_text() for t in labels]}"

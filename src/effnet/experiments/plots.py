@@ -3,12 +3,13 @@ touches pyplot's global state, so no display is needed and a user's own backend 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
-from matplotlib.ticker import ScalarFormatter
+from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter
 
 from ..outputs import atomic_path
 
@@ -121,15 +122,24 @@ def _wide(xs: Sequence[float]) -> bool:
     return bool(positive) and max(positive) / min(positive) > 4
 
 
+def _log_ticks(decades: float) -> tuple[float, ...]:
+    """Which multiples of each power of ten a log axis labels: more the narrower it is, so that a reader can place
+    a point and no two labels collide."""
+    if decades <= 1.5:
+        return (1.0, 2.0, 3.0, 5.0)
+    return (1.0, 2.0, 5.0) if decades <= 3 else (1.0,)
+
+
 def _finish(figure: Figure, axes: Any, path: Path, *, xlabel: str, ylabel: str, title: str, logx: bool,
             note: str = "") -> Path:
     """Label, grid and legend one set of axes (a log x-axis only over a wide range, with plain tick labels), then
     write the figure with its note."""
     if logx:
         axes.set_xscale("log")
-        axes.xaxis.set_major_formatter(ScalarFormatter())
-        axes.xaxis.set_minor_formatter(ScalarFormatter())
-        axes.tick_params(axis="x", which="minor", labelsize=6)
+        low, high = axes.get_xlim()
+        axes.xaxis.set_major_locator(LogLocator(subs=_log_ticks(math.log10(high / low))))
+        axes.xaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
+        axes.xaxis.set_minor_formatter(NullFormatter())
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     axes.set_title(title, fontsize=10)
